@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: BSD-2-Clause
+ *
+ * edge.h - the `tapir edge` program: configuration, the per-frame pipeline
+ * and the inputs that feed it.
+ *
+ * Data flows one way: input (file.c, listen.c) -> process.c (decode,
+ * classify, count) -> summary.c. The edge context is owned by the thread
+ * that runs the input loop; nothing here is shared between threads yet.
+ */
+#ifndef TP_EDGE_EDGE_H
+#define TP_EDGE_EDGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "edge/stats.h"
+
+struct tp_edge_config {
+	const char *input_file;  /* "-" = stdin */
+	const char *input_unix;
+	const char *input_tcp;   /* HOST:PORT */
+	int input_unix_mode;     /* -1 = leave as umask made it */
+	size_t max_frame_size;
+	bool selected[TP_DT_TYPE_MAX + 1];
+	const char *summary_json;
+};
+
+struct tp_edge {
+	struct tp_edge_config cfg;
+	struct tp_edge_stats stats;
+};
+
+/* Run one data frame through the pipeline; counts the outcome. */
+void tp_edge_process(struct tp_edge *e, const uint8_t *frame, size_t len);
+
+/* Input loops. Return 0 or a negative code (already logged). */
+int tp_edge_run_file(struct tp_edge *e);
+int tp_edge_run_listen(struct tp_edge *e);
+
+/* Summaries: JSON for machines, a few lines for people. */
+int tp_edge_summary_write_json(const struct tp_edge *e, const char *path);
+void tp_edge_summary_print(const struct tp_edge *e, FILE *out);
+
+int tp_edge_main(int argc, char **argv);
+
+#endif

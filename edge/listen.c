@@ -1,0 +1,481 @@
+/* SPDX-License-Identifier: BSD-2-Clause
+ *
+ * listen.c - live input: Frame Streams producers over unix or TCP sockets.
+ *
+ * One epoll loop owns the listening socket and every connection. Each
+ * connection runs the bidirectional handshake (READY -> ACCEPT, START, data,
+ * STOP -> FINISH at once; peers.md §3 item 5) and keeps no state beyond its
+ * own lifetime, so a producer may reconnect any number of times (item 1).
+ * A protocol fault closes only that connection, counted (items 6-8); the
+ * process never exits because of what a producer sent. SIGTERM/SIGINT end
+ * the loop after the frames already read have been processed.
+ */
+#include "edge/edge.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dnstap/fstrm.h"
+#include "util/log.h"
+
+#define CONN_INITIAL_BUFFER (256u * 1024u)
+#define EPOLL_BATCH 64
+
+enum conn_state { WAIT_READY, WAIT_START, IN_DATA };
+
+struct conn {
+	int fd;
+	unsigned id;
+	enum conn_state state;
+	uint8_t *buf; /* from malloc(), cap octets, owned */
+	size_t cap, start, end;
+	int64_t handshake_deadline_ms;
+	bool seen_bytes;
+};
+
+struct loop {
+	struct tp_edge *e;
+	int epfd, listen_fd, sig_fd;
+	struct conn *conns[TP_MAX_CONNECTIONS];
+	unsigned next_id;
+	bool stopping;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void conn_close(struct loop *l, size_t slot)
+{
+	struct conn *c = l->conns[slot];
+	epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	free(c->buf);
+	free(c);
+	l->conns[slot] = NULL;
+}
+
+/* Closes a connection for a producer's fault; never affects the others. */
+static void conn_fail(struct loop *l, size_t slot, const char *why)
+{
+	tp_log_warning(input, "connection %u closed: %s", l->conns[slot]->id, why);
+	l->e->stats.conn_error++;
+	conn_close(l, slot);
+}
+
+static int send_control(struct conn *c, uint32_t type, const char *content_type)
+{
+	uint8_t frame[64];
+	int n = tp_fstrm_control_encode(type, content_type, frame, sizeof(frame));
+	if (n < 0)
+		return n;
+	/* A fresh connection's send buffer is empty: a short control frame is
+	 * written whole or the peer is gone. */
+	ssize_t w = send(c->fd, frame, (size_t)n, MSG_NOSIGNAL);
+	if (w != n)
+		return w < 0 ? -errno : -EAGAIN;
+	return 0;
+}
+
+/* Handle a control frame. Returns 1 to keep going, 0 when the connection
+ * ended cleanly, or a negative code with *why set. */
+static int on_control(struct loop *l, struct conn *c, const struct tp_fstrm_control *ctl,
+		      const char **why)
+{
+	switch (c->state) {
+	case WAIT_READY:
+		if (ctl->type == TP_FSTRM_START) {
+			/* A unidirectional producer: no handshake to answer. */
+			goto start;
+		}
+		if (ctl->type != TP_FSTRM_READY) {
+			*why = "expected READY";
+			return TP_EPROTO;
+		}
+		if (!tp_fstrm_control_has_dnstap(ctl)) {
+			l->e->stats.conn_bad_content_type++;
+			*why = "producer does not offer content type " TP_FSTRM_CONTENT_TYPE;
+			return TP_ECONTENT;
+		}
+		if (send_control(c, TP_FSTRM_ACCEPT, TP_FSTRM_CONTENT_TYPE) < 0) {
+			*why = "cannot send ACCEPT";
+			return TP_EPROTO;
+		}
+		c->state = WAIT_START;
+		return 1;
+	case WAIT_START:
+		if (ctl->type != TP_FSTRM_START) {
+			*why = "expected START";
+			return TP_EPROTO;
+		}
+	start:
+		if (!tp_fstrm_control_has_dnstap(ctl)) {
+			l->e->stats.conn_bad_content_type++;
+			*why = "START names another content type";
+			return TP_ECONTENT;
+		}
+		c->state = IN_DATA;
+		c->handshake_deadline_ms = 0;
+		return 1;
+	case IN_DATA:
+		if (ctl->type != TP_FSTRM_STOP) {
+			*why = "unexpected control frame in data";
+			return TP_EPROTO;
+		}
+		/* Answer STOP at once so the resolver can close (item 5); a
+		 * unidirectional producer does not read it, which is harmless. */
+		(void)send_control(c, TP_FSTRM_FINISH, NULL);
+		return 0;
+	}
+	*why = "bad state";
+	return TP_EBUG;
+}
+
+/* Process every whole frame in the buffer. Returns 1 to keep reading, 0 on
+ * a clean end (STOP), or a negative code after counting and logging. */
+static int drain_frames(struct loop *l, size_t slot)
+{
+	struct conn *c = l->conns[slot];
+	struct tp_edge *e = l->e;
+
+	for (;;) {
+		struct tp_fstrm_frame f;
+		uint64_t need = 0;
+		const char *why = NULL;
+		int64_t n = tp_fstrm_next(c->buf + c->start, c->end - c->start,
+					  e->cfg.max_frame_size, &f, &need);
+		if (n == 0)
+			break;
+		if (n == TP_ETOOBIG) {
+			e->stats.dropped[TP_DROP_frame_too_large]++;
+			tp_log_warning(input, "connection %u: data frame of %" PRIu64
+				       " octets over the limit of %zu", c->id, need - 4,
+				       e->cfg.max_frame_size);
+			conn_fail(l, slot, "frame too large");
+			return TP_ETOOBIG;
+		}
+		if (n < 0) {
+			e->stats.dropped[TP_DROP_bad_frame]++;
+			conn_fail(l, slot, "malformed control frame");
+			return (int)n;
+		}
+		c->start += (size_t)n;
+		if (f.kind == TP_FSTRM_DATA) {
+			if (c->state != IN_DATA) {
+				e->stats.dropped[TP_DROP_bad_frame]++;
+				conn_fail(l, slot, "data frame before START");
+				return TP_EPROTO;
+			}
+			tp_edge_process(e, f.data, f.len);
+			continue;
+		}
+		int rc = on_control(l, c, &f.control, &why);
+		if (rc < 0) {
+			if (rc == TP_EPROTO)
+				e->stats.dropped[TP_DROP_bad_frame]++;
+			conn_fail(l, slot, why);
+			return rc;
+		}
+		if (rc == 0) {
+			tp_log_info(input, "connection %u finished (STOP)", c->id);
+			e->stats.conn_finished++;
+			conn_close(l, slot);
+			return 0;
+		}
+	}
+	if (c->start == c->end)
+		c->start = c->end = 0;
+	return 1;
+}
+
+/* Make room for at least one more frame header or the frame announced. */
+static int make_room(struct loop *l, struct conn *c)
+{
+	if (c->start > 0 && (c->end == c->cap || c->start > c->cap / 2)) {
+		memmove(c->buf, c->buf + c->start, c->end - c->start);
+		c->end -= c->start;
+		c->start = 0;
+	}
+	if (c->end < c->cap)
+		return 0;
+	size_t limit = l->e->cfg.max_frame_size + 8;
+	if (c->cap >= limit)
+		return TP_EBUG; /* a whole frame always fits in limit */
+	size_t cap = c->cap * 2 < limit ? c->cap * 2 : limit;
+	uint8_t *buf = realloc(c->buf, cap);
+	if (buf == NULL)
+		return -ENOMEM;
+	c->buf = buf;
+	c->cap = cap;
+	return 0;
+}
+
+static void on_readable(struct loop *l, size_t slot)
+{
+	struct conn *c = l->conns[slot];
+	int rc = make_room(l, c);
+	if (rc < 0) {
+		conn_fail(l, slot, tp_strerror(rc));
+		return;
+	}
+	ssize_t n = recv(c->fd, c->buf + c->end, c->cap - c->end, 0);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		conn_fail(l, slot, strerror(errno));
+		return;
+	}
+	if (n == 0) {
+		if (c->end > c->start) {
+			l->e->stats.dropped[TP_DROP_truncated_frame]++;
+			tp_log_warning(input, "connection %u: closed inside a frame", c->id);
+		} else {
+			tp_log_info(input, "connection %u closed without STOP", c->id);
+		}
+		l->e->stats.conn_eof++;
+		conn_close(l, slot);
+		return;
+	}
+	c->end += (size_t)n;
+	if (!c->seen_bytes) {
+		c->seen_bytes = true;
+		if (tp_fstrm_looks_like_tls(c->buf, c->end)) {
+			l->e->stats.conn_tls++;
+			conn_fail(l, slot, "TLS handshake received on a plain Frame Streams "
+					   "listener (use a TLS input or a plain producer)");
+			return;
+		}
+	}
+	(void)drain_frames(l, slot);
+}
+
+static void on_accept(struct loop *l)
+{
+	int fd = accept4(l->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0) {
+		/* Transient (EMFILE, ECONNABORTED, ...): the next event retries;
+		 * never fatal (peers.md §3 item 23, edm #232). */
+		if (errno != EAGAIN)
+			tp_log_warning(input, "accept: %s", strerror(errno));
+		return;
+	}
+	size_t slot = TP_MAX_CONNECTIONS;
+	for (size_t i = 0; i < TP_MAX_CONNECTIONS; i++) {
+		if (l->conns[i] == NULL) {
+			slot = i;
+			break;
+		}
+	}
+	struct conn *c = slot < TP_MAX_CONNECTIONS ? calloc(1, sizeof(*c)) : NULL;
+	if (c != NULL) {
+		c->cap = CONN_INITIAL_BUFFER < l->e->cfg.max_frame_size + 8
+				 ? CONN_INITIAL_BUFFER
+				 : l->e->cfg.max_frame_size + 8;
+		c->buf = malloc(c->cap);
+	}
+	if (c == NULL || c->buf == NULL) {
+		if (c)
+			free(c);
+		l->e->stats.conn_refused_full++;
+		tp_log_warning(input, "connection refused: %s",
+			       slot < TP_MAX_CONNECTIONS ? "out of memory" : "too many producers");
+		close(fd);
+		return;
+	}
+	c->fd = fd;
+	c->id = ++l->next_id;
+	c->state = WAIT_READY;
+	c->handshake_deadline_ms = now_ms() + TP_HANDSHAKE_TIMEOUT_MS;
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = slot };
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		tp_log_warning(input, "epoll_ctl: %s", strerror(errno));
+		close(fd);
+		free(c->buf);
+		free(c);
+		return;
+	}
+	l->conns[slot] = c;
+	l->e->stats.conn_accepted++;
+	tp_log_info(input, "connection %u accepted", c->id);
+}
+
+static void expire_handshakes(struct loop *l)
+{
+	int64_t now = now_ms();
+	for (size_t i = 0; i < TP_MAX_CONNECTIONS; i++) {
+		struct conn *c = l->conns[i];
+		if (c && c->handshake_deadline_ms && now > c->handshake_deadline_ms) {
+			l->e->stats.conn_handshake_timeout++;
+			conn_fail(l, i, "handshake not completed in time");
+		}
+	}
+}
+
+static int open_unix(const struct tp_edge_config *cfg)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t plen = strlen(cfg->input_unix);
+	if (plen >= sizeof(sa.sun_path)) {
+		tp_log_err(input, "%s: socket path too long", cfg->input_unix);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sa.sun_path, cfg->input_unix, plen + 1);
+
+	/* Remove a stale socket left by an earlier run (peers.md §3 items 3-4),
+	 * but never anything that is not a socket. */
+	struct stat st;
+	if (lstat(cfg->input_unix, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			tp_log_err(input, "%s exists and is not a socket; not removing it",
+				   cfg->input_unix);
+			return -EEXIST;
+		}
+		if (unlink(cfg->input_unix) != 0) {
+			int rc = -errno;
+			tp_log_err(input, "%s: cannot remove stale socket: %s", cfg->input_unix,
+				   strerror(errno));
+			return rc;
+		}
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    (cfg->input_unix_mode >= 0 && chmod(cfg->input_unix, (mode_t)cfg->input_unix_mode) != 0) ||
+	    listen(fd, 64) != 0) {
+		int rc = -errno;
+		tp_log_err(input, "%s: %s", cfg->input_unix, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	tp_log_notice(input, "listening on unix socket %s", cfg->input_unix);
+	return fd;
+}
+
+static int open_tcp(const struct tp_edge_config *cfg)
+{
+	char host[256];
+	const char *spec = cfg->input_tcp;
+	const char *colon = strrchr(spec, ':');
+	if (colon == NULL || colon == spec || colon[1] == '\0') {
+		tp_log_err(input, "--input-tcp %s: expected HOST:PORT", spec);
+		return TP_EINVAL;
+	}
+	size_t hlen = (size_t)(colon - spec);
+	if (spec[0] == '[' && hlen >= 2 && spec[hlen - 1] == ']') {
+		spec++;
+		hlen -= 2;
+	}
+	if (hlen >= sizeof(host)) {
+		tp_log_err(input, "--input-tcp: host too long");
+		return TP_EINVAL;
+	}
+	memcpy(host, spec, hlen);
+	host[hlen] = '\0';
+
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
+	struct addrinfo *res;
+	int gai = getaddrinfo(host, colon + 1, &hints, &res);
+	if (gai != 0) {
+		tp_log_err(input, "--input-tcp %s: %s", cfg->input_tcp, gai_strerror(gai));
+		return TP_EINVAL;
+	}
+	int fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			res->ai_protocol);
+	int one = 1;
+	int rc = 0;
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 64) != 0) {
+		rc = -errno;
+		tp_log_err(input, "--input-tcp %s: %s", cfg->input_tcp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+	freeaddrinfo(res);
+	if (rc < 0)
+		return rc;
+	tp_log_notice(input, "listening on tcp %s", cfg->input_tcp);
+	return fd;
+}
+
+int tp_edge_run_listen(struct tp_edge *e)
+{
+	struct loop l = { .e = e, .epfd = -1, .listen_fd = -1, .sig_fd = -1 };
+	sigset_t mask;
+	int rc = 0;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0)
+		return -errno;
+	l.sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	l.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (l.sig_fd < 0 || l.epfd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	l.listen_fd = e->cfg.input_unix ? open_unix(&e->cfg) : open_tcp(&e->cfg);
+	if (l.listen_fd < 0) {
+		rc = l.listen_fd;
+		goto out;
+	}
+	struct epoll_event lev = { .events = EPOLLIN, .data.u64 = UINT64_MAX };
+	struct epoll_event sev = { .events = EPOLLIN, .data.u64 = UINT64_MAX - 1 };
+	if (epoll_ctl(l.epfd, EPOLL_CTL_ADD, l.listen_fd, &lev) != 0 ||
+	    epoll_ctl(l.epfd, EPOLL_CTL_ADD, l.sig_fd, &sev) != 0) {
+		rc = -errno;
+		goto out;
+	}
+
+	while (!l.stopping) {
+		struct epoll_event evs[EPOLL_BATCH];
+		int n = epoll_wait(l.epfd, evs, EPOLL_BATCH, 1000);
+		if (n < 0 && errno != EINTR) {
+			rc = -errno;
+			tp_log_err(input, "epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			uint64_t tag = evs[i].data.u64;
+			if (tag == UINT64_MAX)
+				on_accept(&l);
+			else if (tag == UINT64_MAX - 1)
+				l.stopping = true;
+			else if (tag < TP_MAX_CONNECTIONS && l.conns[tag] != NULL)
+				on_readable(&l, (size_t)tag);
+		}
+		expire_handshakes(&l);
+	}
+	tp_log_notice(input, "shutting down");
+
+out:
+	for (size_t i = 0; i < TP_MAX_CONNECTIONS; i++)
+		if (l.conns[i])
+			conn_close(&l, i);
+	if (l.listen_fd >= 0) {
+		close(l.listen_fd);
+		if (e->cfg.input_unix)
+			unlink(e->cfg.input_unix);
+	}
+	if (l.sig_fd >= 0)
+		close(l.sig_fd);
+	if (l.epfd >= 0)
+		close(l.epfd);
+	return rc;
+}

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: BSD-2-Clause
+ *
+ * process.c - the per-frame pipeline of the edge: dnstap decode, message
+ * type selection, metadata checks, DNS parse, question checks, counting.
+ *
+ * Every frame ends in exactly one counter: processed, not_selected, or one
+ * drop reason. Nothing here allocates; all views point into the frame.
+ */
+#include "edge/edge.h"
+
+#include <string.h>
+
+#include "dns/dns.h"
+#include "dnstap/dnstap.h"
+
+/* Seconds beyond which a timestamp cannot be a real message time and would
+ * overflow microsecond arithmetic (SPEC §3, peers.md §3 item 16). */
+#define MAX_TIME_SEC (UINT64_C(1) << 35)
+
+const char *tp_drop_name(enum tp_drop d)
+{
+	static const char *const names[TP_DROP_COUNT] = {
+#define TP_DROP_NAME(name, kind, text) [TP_DROP_##name] = #name,
+		TP_DROP_REASONS(TP_DROP_NAME)
+#undef TP_DROP_NAME
+	};
+	return (unsigned)d < TP_DROP_COUNT ? names[d] : "?";
+}
+
+bool tp_drop_is_stream(enum tp_drop d)
+{
+	static const bool stream[TP_DROP_COUNT] = {
+#define TP_DROP_KIND(name, kind, text) [TP_DROP_##name] = TP_KIND_##kind,
+#define TP_KIND_STREAM true
+#define TP_KIND_FRAME false
+		TP_DROP_REASONS(TP_DROP_KIND)
+#undef TP_KIND_FRAME
+#undef TP_KIND_STREAM
+#undef TP_DROP_KIND
+	};
+	return (unsigned)d < TP_DROP_COUNT && stream[d];
+}
+
+static enum tp_drop dns_drop(int rc)
+{
+	switch (rc) {
+	case TP_ELOOP:
+	case TP_ELABEL:
+	case TP_ENAMELEN:
+		return TP_DROP_bad_name;
+	default:
+		return TP_DROP_bad_dns;
+	}
+}
+
+static void drop(struct tp_edge *e, enum tp_drop d)
+{
+	e->stats.dropped[d]++;
+}
+
+static const uint8_t v4_mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+/* Address length must agree with the socket family (peers.md §3 item 15).
+ * Returns false on a mismatch. */
+static bool address_matches_family(const struct tp_dt_msg *m,
+				   const struct tp_dt_bytes *addr)
+{
+	if (addr->p == NULL)
+		return true;
+	if (!m->has_socket_family)
+		return addr->len == 4 || addr->len == 16;
+	switch (m->socket_family) {
+	case TP_DT_INET:
+		/* An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is still IPv4. */
+		return addr->len == 4 ||
+		       (addr->len == 16 && memcmp(addr->p, v4_mapped_prefix, 12) == 0);
+	case TP_DT_INET6:
+		return addr->len == 16;
+	default:
+		return false;
+	}
+}
+
+void tp_edge_process(struct tp_edge *e, const uint8_t *frame, size_t len)
+{
+	struct tp_edge_stats *s = &e->stats;
+	struct tp_dt_msg m;
+	struct tp_dns_msg dns;
+
+	s->frames++;
+	if (tp_dt_decode(frame, len, &m) < 0) {
+		drop(e, TP_DROP_bad_protobuf);
+		return;
+	}
+	if (m.dnstap_type != 1) {
+		drop(e, TP_DROP_not_message);
+		return;
+	}
+	if (!m.has_message) {
+		drop(e, TP_DROP_no_message);
+		return;
+	}
+	if (!m.has_type) {
+		drop(e, TP_DROP_no_message_type);
+		return;
+	}
+	if (tp_dt_type_name(m.type) == NULL) {
+		s->by_message_type[TP_DT_TYPE_MAX + 1]++;
+		drop(e, TP_DROP_unknown_message_type);
+		return;
+	}
+	s->by_message_type[m.type]++;
+	if (!e->cfg.selected[m.type]) {
+		s->not_selected++;
+		return;
+	}
+
+	/* SPEC §4: the response message, or the query message for query types. */
+	bool is_query = tp_dt_type_is_query(m.type);
+	const struct tp_dt_bytes *wire = is_query ? &m.query_message : &m.response_message;
+	if (wire->p == NULL) {
+		drop(e, TP_DROP_no_dns_message);
+		return;
+	}
+
+	/* Bin by the message's own time (SPEC §5); the other time of the same
+	 * transaction is the fallback. */
+	bool has_sec = is_query ? m.has_query_time_sec : m.has_response_time_sec;
+	uint64_t sec = is_query ? m.query_time_sec : m.response_time_sec;
+	uint32_t nsec = is_query ? m.query_time_nsec : m.response_time_nsec;
+	if (!has_sec) {
+		has_sec = is_query ? m.has_response_time_sec : m.has_query_time_sec;
+		sec = is_query ? m.response_time_sec : m.query_time_sec;
+		nsec = is_query ? m.response_time_nsec : m.query_time_nsec;
+		if (!has_sec) {
+			drop(e, TP_DROP_no_timestamp);
+			return;
+		}
+		s->anomalies[TP_ANOMALY_time_from_query]++;
+	}
+	if (sec >= MAX_TIME_SEC || nsec >= 1000000000u) {
+		drop(e, TP_DROP_bad_timestamp);
+		return;
+	}
+
+	if (!address_matches_family(&m, &m.query_address) ||
+	    !address_matches_family(&m, &m.response_address)) {
+		drop(e, TP_DROP_address_family_mismatch);
+		return;
+	}
+
+	int rc = tp_dns_parse(wire->p, wire->len, &dns);
+	if (rc < 0) {
+		drop(e, dns_drop(rc));
+		return;
+	}
+	if (dns.qdcount == 0) {
+		drop(e, TP_DROP_empty_question);
+		return;
+	}
+	if (dns.qdcount > 1) {
+		drop(e, TP_DROP_multi_question);
+		return;
+	}
+
+	if (m.query_address.p == NULL)
+		s->anomalies[TP_ANOMALY_no_query_address]++;
+	if ((m.has_query_port && m.query_port > 65535) ||
+	    (m.has_response_port && m.response_port > 65535))
+		s->anomalies[TP_ANOMALY_port_out_of_range]++;
+
+	s->processed++;
+	s->by_rcode[dns.rcode & 0xfffu]++;
+	s->by_qtype[dns.qtype]++;
+	s->by_qclass[dns.qclass]++;
+	s->by_family[!m.has_socket_family ? 0 : m.socket_family <= 2 ? m.socket_family : 3]++;
+	s->by_protocol[!m.has_socket_protocol ? 0
+		       : m.socket_protocol >= 1 && m.socket_protocol <= 7 ? m.socket_protocol
+		       : 8]++;
+}

@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: BSD-2-Clause
+ *
+ * summary.c - the edge's counters as JSON (--summary-json) and as a short
+ * human summary on stderr.
+ *
+ * JSON keys are stable: tests and operators' scripts read them. Every drop
+ * reason is always present (zero included) so a missing key never hides a
+ * count. Names of types and rcodes are IANA mnemonics.
+ */
+#include "edge/edge.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dns/dns.h"
+#include "util/log.h"
+
+static const char *const family_names[4] = { "absent", "INET", "INET6", "other" };
+static const char *const protocol_names[9] = {
+	"absent", "UDP", "TCP", "DOT", "DOH", "DNSCryptUDP", "DNSCryptTCP", "DOQ", "other",
+};
+
+typedef const char *(*name_fn)(uint16_t value, char *buf, size_t size);
+
+static int set_u64(json_t *obj, const char *key, uint64_t v)
+{
+	return json_object_set_new(obj, key, json_integer((json_int_t)v));
+}
+
+static json_t *counts_by_name(const uint64_t *counts, size_t n, name_fn name)
+{
+	json_t *obj = json_object();
+	char buf[32];
+	for (size_t i = 0; obj && i < n; i++) {
+		if (counts[i] != 0 && set_u64(obj, name((uint16_t)i, buf, sizeof(buf)), counts[i]) < 0) {
+			json_decref(obj);
+			return NULL;
+		}
+	}
+	return obj;
+}
+
+static json_t *counts_by_table(const uint64_t *counts, const char *const *names, size_t n)
+{
+	json_t *obj = json_object();
+	for (size_t i = 0; obj && i < n; i++) {
+		if (counts[i] != 0 && set_u64(obj, names[i], counts[i]) < 0) {
+			json_decref(obj);
+			return NULL;
+		}
+	}
+	return obj;
+}
+
+static json_t *summary_json(const struct tp_edge *e)
+{
+	const struct tp_edge_stats *s = &e->stats;
+	json_t *root = json_object();
+	json_t *types = json_object();
+	json_t *selected = json_array();
+	json_t *dropped = json_object();
+	json_t *anomalies = json_object();
+	json_t *conn = json_object();
+	int rc = 0;
+
+	if (!root || !types || !selected || !dropped || !anomalies || !conn)
+		rc = -1;
+	for (uint32_t t = 1; rc == 0 && t <= TP_DT_TYPE_MAX; t++) {
+		if (s->by_message_type[t])
+			rc |= set_u64(types, tp_dt_type_name(t), s->by_message_type[t]);
+		if (e->cfg.selected[t])
+			rc |= json_array_append_new(selected, json_string(tp_dt_type_name(t)));
+	}
+	if (rc == 0 && s->by_message_type[TP_DT_TYPE_MAX + 1])
+		rc |= set_u64(types, "UNKNOWN", s->by_message_type[TP_DT_TYPE_MAX + 1]);
+	for (int d = 0; rc == 0 && d < TP_DROP_COUNT; d++)
+		rc |= set_u64(dropped, tp_drop_name((enum tp_drop)d), s->dropped[d]);
+	static const char *const anomaly_names[TP_ANOMALY_COUNT] = {
+#define TP_ANOMALY_NAME(name, text) #name,
+		TP_ANOMALIES(TP_ANOMALY_NAME)
+#undef TP_ANOMALY_NAME
+	};
+	for (int a = 0; rc == 0 && a < TP_ANOMALY_COUNT; a++)
+		rc |= set_u64(anomalies, anomaly_names[a], s->anomalies[a]);
+
+	rc |= set_u64(conn, "accepted", s->conn_accepted);
+	rc |= set_u64(conn, "finished", s->conn_finished);
+	rc |= set_u64(conn, "closed_eof", s->conn_eof);
+	rc |= set_u64(conn, "closed_error", s->conn_error);
+	rc |= set_u64(conn, "tls_on_plain_listener", s->conn_tls);
+	rc |= set_u64(conn, "bad_content_type", s->conn_bad_content_type);
+	rc |= set_u64(conn, "handshake_timeout", s->conn_handshake_timeout);
+	rc |= set_u64(conn, "refused_too_many", s->conn_refused_full);
+
+	const char *input = e->cfg.input_file ? "file" : e->cfg.input_unix ? "unix" : "tcp";
+	rc |= json_object_set_new(root, "input", json_string(input));
+	rc |= set_u64(root, "frames", s->frames);
+	rc |= json_object_set_new(root, "by_message_type", types);
+	rc |= json_object_set_new(root, "selected_message_types", selected);
+	rc |= set_u64(root, "processed", s->processed);
+	rc |= set_u64(root, "not_selected", s->not_selected);
+	rc |= json_object_set_new(root, "dropped", dropped);
+	rc |= json_object_set_new(root, "anomalies", anomalies);
+	rc |= json_object_set_new(root, "by_rcode", counts_by_name(s->by_rcode, 4096, tp_dns_rcode_name));
+	rc |= json_object_set_new(root, "by_qtype", counts_by_name(s->by_qtype, 65536, tp_dns_type_name));
+	rc |= json_object_set_new(root, "by_qclass", counts_by_name(s->by_qclass, 65536, tp_dns_class_name));
+	rc |= json_object_set_new(root, "by_socket_family", counts_by_table(s->by_family, family_names, 4));
+	rc |= json_object_set_new(root, "by_socket_protocol", counts_by_table(s->by_protocol, protocol_names, 9));
+	rc |= json_object_set_new(root, "connections", conn);
+	if (rc != 0) {
+		json_decref(root);
+		return NULL;
+	}
+	return root;
+}
+
+int tp_edge_summary_write_json(const struct tp_edge *e, const char *path)
+{
+	json_t *root = summary_json(e);
+	if (root == NULL)
+		return -ENOMEM;
+
+	/* Write a temporary file and rename it, so a reader never sees half. */
+	char tmp[4096];
+	int n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		json_decref(root);
+		return -ENAMETOOLONG;
+	}
+	int rc = json_dump_file(root, tmp, JSON_INDENT(1) | JSON_SORT_KEYS) == 0 ? 0 : -EIO;
+	json_decref(root);
+	if (rc == 0 && rename(tmp, path) != 0)
+		rc = -errno;
+	if (rc < 0) {
+		unlink(tmp);
+		tp_log_err(edge, "cannot write summary %s: %s", path, strerror(-rc));
+	}
+	return rc;
+}
+
+void tp_edge_summary_print(const struct tp_edge *e, FILE *out)
+{
+	const struct tp_edge_stats *s = &e->stats;
+	uint64_t dropped = 0;
+
+	for (int d = 0; d < TP_DROP_COUNT; d++)
+		dropped += s->dropped[d];
+	fprintf(out, "tapir edge: %" PRIu64 " frames, %" PRIu64 " processed, %" PRIu64
+		     " of other message types, %" PRIu64 " dropped\n",
+		s->frames, s->processed, s->not_selected, dropped);
+	fprintf(out, "  by message type:");
+	for (uint32_t t = 1; t <= TP_DT_TYPE_MAX; t++)
+		if (s->by_message_type[t])
+			fprintf(out, " %s %" PRIu64, tp_dt_type_name(t), s->by_message_type[t]);
+	fprintf(out, "\n");
+	if (dropped) {
+		fprintf(out, "  dropped:");
+		for (int d = 0; d < TP_DROP_COUNT; d++)
+			if (s->dropped[d])
+				fprintf(out, " %s %" PRIu64, tp_drop_name((enum tp_drop)d), s->dropped[d]);
+		fprintf(out, "\n");
+	}
+	fprintf(out, "  by rcode:");
+	char buf[32];
+	for (uint16_t r = 0; r < 4096; r++)
+		if (s->by_rcode[r])
+			fprintf(out, " %s %" PRIu64, tp_dns_rcode_name(r, buf, sizeof(buf)), s->by_rcode[r]);
+	fprintf(out, "\n");
+	uint64_t queries = 0, responses = 0;
+	for (uint32_t t = 1; t <= TP_DT_TYPE_MAX; t++) {
+		if (tp_dt_type_is_query(t))
+			queries += s->by_message_type[t];
+		else
+			responses += s->by_message_type[t];
+	}
+	if (responses == 0 && queries > 0)
+		fprintf(out, "  warning: the stream carries only query messages; "
+			     "configure the resolver to log responses, or select query types "
+			     "with --message-types\n");
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: BSD-2-Clause
+ *
+ * log.c - the single sink for operator logs (see log.h).
+ *
+ * A whole line is formatted first and written with one write(2), so lines
+ * from different threads never interleave.
+ */
+#include "util/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum tp_log_level tp_log_threshold = TP_LOG_NOTICE;
+
+static const char *level_name(enum tp_log_level level)
+{
+	switch (level) {
+	case TP_LOG_ERR:
+		return "error";
+	case TP_LOG_WARNING:
+		return "warning";
+	case TP_LOG_NOTICE:
+		return "notice";
+	case TP_LOG_INFO:
+		return "info";
+	case TP_LOG_DEBUG:
+		return "debug";
+	}
+	return "?";
+}
+
+void tp_log_write(enum tp_log_level level, const char *module,
+		  const char *fmt, ...)
+{
+	char line[1024];
+	struct timespec now;
+	struct tm tm;
+	size_t used = 0;
+	int n;
+
+	if (clock_gettime(CLOCK_REALTIME, &now) == 0 &&
+	    gmtime_r(&now.tv_sec, &tm) != NULL)
+		used = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%SZ ", &tm);
+	n = snprintf(line + used, sizeof(line) - used, "tapir[%s] %s: ",
+		     module, level_name(level));
+	if (n > 0)
+		used += (size_t)n < sizeof(line) - used ? (size_t)n : sizeof(line) - used - 1;
+
+	va_list ap;
+	va_start(ap, fmt);
+	n = vsnprintf(line + used, sizeof(line) - used, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		used += (size_t)n < sizeof(line) - used ? (size_t)n : sizeof(line) - used - 1;
+	if (used >= sizeof(line) - 1)
+		used = sizeof(line) - 2;
+	line[used++] = '\n';
+	ssize_t w = write(STDERR_FILENO, line, used);
+	(void)w; /* nowhere left to report a failed log write */
+}

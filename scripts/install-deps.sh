@@ -1,0 +1,37 @@
+#!/bin/sh
+# Installs every Debian package that building, testing, fuzzing and the demo
+# need. Idempotent and quick when everything is already there: apt is only
+# called for packages that are missing. Run as root on Debian 12.
+set -eu
+
+PACKAGES="
+build-essential meson ninja-build pkg-config clang
+libjansson-dev libcmocka-dev
+libprotobuf-c-dev protobuf-c-compiler libfstrm-dev fstrm-bin
+libldns-dev dnstap-ldns
+unbound knot-dnsutils
+python3 python3-dnspython
+"
+
+missing=""
+for p in $PACKAGES; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "install-deps: missing packages:$missing (run as root to install)" >&2
+		exit 1
+	fi
+	echo "install-deps: installing$missing" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# The Debian unbound package may start a system resolver on port 53; tapir's
+# tests run their own instances on loopback ports and need nothing from it.
+exit 0

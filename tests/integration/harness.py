@@ -1,0 +1,300 @@
+"""Shared helpers for tapir's integration tests.
+
+Tests drive the real `tapir` binary (path in $TAPIR) and, where needed, real
+daemons on loopback. Test inputs are encoded here from the published formats
+(Frame Streams, protobuf, DNS wire), independently of tapir's C code.
+A script that lacks what it needs exits 77 (meson's "skipped") with a reason.
+"""
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+TAPIR = os.environ.get('TAPIR', os.path.join(os.path.dirname(__file__), '..', '..', 'build', 'tapir'))
+SHARED = os.environ.get('TAPIR_SHARED', os.path.join(os.path.dirname(__file__), '..', '..', '..', 'shared'))
+DATA = os.path.join(SHARED, 'data')
+CONTENT_TYPE = b'protobuf:dnstap.Dnstap'
+
+# Frame Streams control types
+ACCEPT, START, STOP, READY, FINISH = 1, 2, 3, 4, 5
+
+# dnstap Message.Type
+MESSAGE_TYPES = {
+    'AUTH_QUERY': 1, 'AUTH_RESPONSE': 2, 'RESOLVER_QUERY': 3, 'RESOLVER_RESPONSE': 4,
+    'CLIENT_QUERY': 5, 'CLIENT_RESPONSE': 6, 'FORWARDER_QUERY': 7, 'FORWARDER_RESPONSE': 8,
+    'STUB_QUERY': 9, 'STUB_RESPONSE': 10, 'TOOL_QUERY': 11, 'TOOL_RESPONSE': 12,
+    'UPDATE_QUERY': 13, 'UPDATE_RESPONSE': 14,
+}
+
+
+def skip(reason):
+    print('SKIP: ' + reason)
+    sys.exit(77)
+
+
+def require_shared():
+    if not os.path.isdir(DATA):
+        skip(f'{DATA} is absent (the shared captures are not in this checkout)')
+
+
+# ---- protobuf (encoding rules only) ----
+def varint(v):
+    out = bytearray()
+    while True:
+        b = v & 0x7f
+        v >>= 7
+        out.append(b | (0x80 if v else 0))
+        if not v:
+            return bytes(out)
+
+
+def pb_varint(field, v):
+    return varint(field << 3) + varint(v)
+
+
+def pb_bytes(field, b):
+    return varint(field << 3 | 2) + varint(len(b)) + b
+
+
+def pb_fixed32(field, v):
+    return varint(field << 3 | 5) + struct.pack('<I', v)
+
+
+# ---- DNS wire ----
+def dns_name(text):
+    if text in ('', '.'):
+        return b'\x00'
+    out = b''
+    for label in text.rstrip('.').split('.'):
+        lb = label.encode()
+        out += bytes([len(lb)]) + lb
+    return out + b'\x00'
+
+
+def dns_message(qname='example.com.', qtype=1, qclass=1, rcode=0, qr=True, qdcount=None,
+                opt=None, ancount_a=0, raw_question=None):
+    """A DNS message: header, one question (or raw bytes), A answers, optional OPT
+    (a dict with 'ext_rcode', 'options' [(code, bytes)])."""
+    flags = (0x8000 if qr else 0) | 0x0100 | (0x0080 if qr else 0) | (rcode & 0xf)
+    question = raw_question if raw_question is not None else dns_name(qname) + struct.pack('>HH', qtype, qclass)
+    qd = 1 if qdcount is None else qdcount
+    answers = b''.join(b'\xc0\x0c' + struct.pack('>HHIH', 1, 1, 300, 4) + bytes([192, 0, 2, i + 1])
+                       for i in range(ancount_a))
+    extra = b''
+    if opt is not None:
+        rdata = b''.join(struct.pack('>HH', c, len(v)) + v for c, v in opt.get('options', []))
+        ttl = (opt.get('ext_rcode', 0) << 24) | (opt.get('version', 0) << 16)
+        extra = b'\x00' + struct.pack('>HHIH', 41, 1232, ttl, len(rdata)) + rdata
+    hdr = struct.pack('>HHHHHH', 0x4242, flags, qd, ancount_a, 0, 1 if opt is not None else 0)
+    return hdr + question + answers + extra
+
+
+# ---- dnstap ----
+def dnstap_message(mtype='CLIENT_RESPONSE', family=1, protocol=1, qaddr=b'\x7f\x00\x00\x01',
+                   raddr=b'\x7f\x00\x00\x02', qport=40000, rport=53, tsec=1764780000,
+                   tnsec=5000, wire=None, omit=(), extra_fields=b''):
+    """Encodes a dnstap Message; fields named in `omit` are left out."""
+    t = MESSAGE_TYPES[mtype] if isinstance(mtype, str) else mtype
+    is_query = t % 2 == 1
+    wire = dns_message() if wire is None else wire
+    parts = []
+    if 'type' not in omit:
+        parts.append(pb_varint(1, t))
+    if 'socket_family' not in omit:
+        parts.append(pb_varint(2, family))
+    if 'socket_protocol' not in omit:
+        parts.append(pb_varint(3, protocol))
+    if 'query_address' not in omit:
+        parts.append(pb_bytes(4, qaddr))
+    if 'response_address' not in omit:
+        parts.append(pb_bytes(5, raddr))
+    if 'query_port' not in omit:
+        parts.append(pb_varint(6, qport))
+    if 'response_port' not in omit:
+        parts.append(pb_varint(7, rport))
+    if 'time' not in omit:
+        parts.append(pb_varint(8 if is_query else 12, tsec))
+        parts.append(pb_fixed32(9 if is_query else 13, tnsec))
+    if 'message' not in omit:
+        parts.append(pb_bytes(10 if is_query else 14, wire))
+    return b''.join(parts) + extra_fields
+
+
+def dnstap_frame(message=None, dnstap_type=1, identity=b'test-resolver'):
+    """Encodes a Dnstap protobuf around a Message (None = no Message)."""
+    out = pb_bytes(1, identity) + pb_bytes(2, b'tapir-tests')
+    if message is not None:
+        out += pb_bytes(14, message)
+    if dnstap_type is not None:
+        out += pb_varint(15, dnstap_type)
+    return out
+
+
+# ---- Frame Streams ----
+def control(ctype, content_type=CONTENT_TYPE):
+    payload = struct.pack('>I', ctype)
+    if content_type is not None:
+        payload += struct.pack('>II', 1, len(content_type)) + content_type
+    return struct.pack('>II', 0, len(payload)) + payload
+
+
+def data_frame(payload):
+    return struct.pack('>I', len(payload)) + payload
+
+
+def fstrm_file(frames, start=True, stop=True):
+    return (control(START) if start else b'') + b''.join(data_frame(f) for f in frames) + \
+        (control(STOP, None) if stop else b'')
+
+
+def read_control(sock, timeout=5):
+    """Reads one control frame from a socket; returns (type, [content types])."""
+    sock.settimeout(timeout)
+    head = recv_exact(sock, 8)
+    escape, length = struct.unpack('>II', head)
+    if escape != 0:
+        raise AssertionError(f'expected a control frame, got data frame of {escape}')
+    payload = recv_exact(sock, length)
+    ctype = struct.unpack('>I', payload[:4])[0]
+    types, pos = [], 4
+    while pos < len(payload):
+        _, flen = struct.unpack('>II', payload[pos:pos + 8])
+        types.append(payload[pos + 8:pos + 8 + flen])
+        pos += 8 + flen
+    return ctype, types
+
+
+def recv_exact(sock, n):
+    buf = b''
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError('peer closed')
+        buf += chunk
+    return buf
+
+
+# ---- running tapir ----
+def run_edge_file(data=None, path=None, args=(), expect_rc=0):
+    """Runs `tapir edge --input-file` on bytes or a path; returns (summary dict, stderr)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if path is None:
+            path = os.path.join(tmp, 'input.dnstap')
+            with open(path, 'wb') as f:
+                f.write(data)
+        out = os.path.join(tmp, 'summary.json')
+        p = subprocess.run([TAPIR, 'edge', '--input-file', path, '--summary-json', out, *args],
+                           capture_output=True, text=True, timeout=300)
+        if expect_rc is not None and p.returncode != expect_rc:
+            raise AssertionError(f'tapir exited {p.returncode}, expected {expect_rc}: {p.stderr}')
+        summary = None
+        if os.path.exists(out):
+            with open(out) as f:
+                summary = json.load(f)
+        return summary, p.stderr, p.returncode
+
+
+class EdgeServer:
+    """A `tapir edge` listening on a unix socket or TCP port, stopped with SIGTERM."""
+
+    def __init__(self, tmpdir, unix=True, args=()):
+        self.tmpdir = tmpdir
+        self.summary_path = os.path.join(tmpdir, 'summary.json')
+        self.unix_path = os.path.join(tmpdir, 'dnstap.sock') if unix else None
+        self.tcp_port = None if unix else free_port()
+        inp = ['--input-unix', self.unix_path] if unix else ['--input-tcp', f'127.0.0.1:{self.tcp_port}']
+        self.stderr_path = os.path.join(tmpdir, 'edge.stderr')
+        self.stderr = open(self.stderr_path, 'w')
+        self.proc = subprocess.Popen([TAPIR, 'edge', *inp, '--summary-json', self.summary_path, *args],
+                                     stderr=self.stderr)
+        self.wait_ready()
+
+    def wait_ready(self, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f'tapir edge exited early: {self.log()}')
+            try:
+                s = self.connect()
+                s.close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError('tapir edge did not start listening')
+
+    def connect(self):
+        if self.unix_path:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(self.unix_path)
+        else:
+            s = socket.create_connection(('127.0.0.1', self.tcp_port), timeout=5)
+        return s
+
+    def handshake(self):
+        """Connects as a bidirectional producer; returns the socket after START."""
+        s = self.connect()
+        s.sendall(control(READY))
+        ctype, types = read_control(s)
+        assert ctype == ACCEPT and CONTENT_TYPE in types, (ctype, types)
+        s.sendall(control(START))
+        return s
+
+    def finish(self, s):
+        """Sends STOP and expects FINISH."""
+        s.sendall(control(STOP, None))
+        ctype, _ = read_control(s)
+        assert ctype == FINISH, ctype
+        s.close()
+
+    def stop(self, timeout=20):
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=timeout)
+        self.stderr.close()
+        with open(self.summary_path) as f:
+            return rc, json.load(f)
+
+    def log(self):
+        self.stderr.flush()
+        with open(self.stderr_path) as f:
+            return f.read()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if not self.stderr.closed:
+            self.stderr.close()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def frame_drops(summary):
+    """Sum of the drop reasons that are counted per decoded frame."""
+    stream = {'frame_too_large', 'bad_frame', 'truncated_frame'}
+    return sum(v for k, v in summary['dropped'].items() if k not in stream)
+
+
+def assert_accounting(test, summary):
+    """frames == processed + not_selected + frame-level drops (stats.h)."""
+    test.assertEqual(summary['frames'],
+                     summary['processed'] + summary['not_selected'] + frame_drops(summary))
+
+
+def main():
+    result = unittest.main(exit=False, verbosity=2).result
+    failed = len(result.failures) + len(result.errors)
+    passed = result.testsRun - failed - len(result.skipped)
+    print(f'{passed} passed, {failed} failed')
+    sys.exit(1 if failed else 0)
