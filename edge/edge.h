@@ -22,6 +22,8 @@ struct tp_edge_config {
 	const char *input_unix;
 	const char *input_tcp;   /* HOST:PORT */
 	int input_unix_mode;     /* -1 = leave as umask made it */
+	long input_unix_gid;     /* -1 = leave as created */
+	unsigned silence_warn_s; /* 0 = no silent-producer alarm */
 	size_t max_frame_size;
 	bool selected[TP_DT_TYPE_MAX + 1];
 	const char *summary_json;

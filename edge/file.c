@@ -11,12 +11,26 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dnstap/fstrm.h"
 #include "dnstap/reader.h"
 #include "util/log.h"
+
+static void show_progress(const struct tp_edge *e, const struct tp_dt_reader *r,
+			  struct timespec *last)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec == last->tv_sec)
+		return;
+	*last = now;
+	fprintf(stderr, "\r%" PRIu64 " frames, %" PRIu64 " MiB read, %" PRIu64 " processed",
+		e->stats.frames, tp_dt_reader_offset(r) >> 20, e->stats.processed);
+}
 
 int tp_edge_run_file(struct tp_edge *e)
 {
@@ -37,12 +51,19 @@ int tp_edge_run_file(struct tp_edge *e)
 		return rc;
 	}
 
+	/* SPEC §10: progress on a terminal, quiet otherwise. */
+	bool progress = isatty(STDERR_FILENO);
+	struct timespec last = { 0, 0 };
+	uint64_t n = 0;
+
 	for (;;) {
 		const uint8_t *frame;
 		size_t len;
 		rc = tp_dt_reader_next(r, &frame, &len);
 		if (rc == 1) {
 			tp_edge_process(e, frame, len);
+			if (progress && (++n & 0xffff) == 0)
+				show_progress(e, r, &last);
 			continue;
 		}
 		if (rc == 0)
@@ -69,6 +90,8 @@ int tp_edge_run_file(struct tp_edge *e)
 		tp_log_err(edge, "%s: offset %" PRIu64 ": %s", path, tp_dt_reader_offset(r), why);
 		break;
 	}
+	if (progress && last.tv_sec != 0)
+		fputc('\n', stderr);
 	if (rc == 0 && tp_dt_reader_missing_stop(r))
 		tp_log_warning(edge, "%s: no STOP control frame at the end (file cut short?)", path);
 	tp_dt_reader_free(r);

@@ -8,7 +8,8 @@
  * own lifetime, so a producer may reconnect any number of times (item 1).
  * A protocol fault closes only that connection, counted (items 6-8); the
  * process never exits because of what a producer sent. SIGTERM/SIGINT end
- * the loop after the frames already read have been processed.
+ * the loop after the frames already read have been processed; SIGHUP is
+ * logged and otherwise ignored.
  */
 #include "edge/edge.h"
 
@@ -42,6 +43,8 @@ struct conn {
 	uint8_t *buf; /* from malloc(), cap octets, owned */
 	size_t cap, start, end;
 	int64_t handshake_deadline_ms;
+	int64_t last_frame_ms; /* for the silent-producer alarm */
+	bool silent;           /* alarm raised and not yet cleared */
 	bool seen_bytes;
 };
 
@@ -50,6 +53,7 @@ struct loop {
 	int epfd, listen_fd, sig_fd;
 	struct conn *conns[TP_MAX_CONNECTIONS];
 	unsigned next_id;
+	int64_t now_ms; /* monotonic, refreshed once per loop turn */
 	bool stopping;
 };
 
@@ -63,6 +67,8 @@ static int64_t now_ms(void)
 static void conn_close(struct loop *l, size_t slot)
 {
 	struct conn *c = l->conns[slot];
+	if (c->silent)
+		l->e->stats.conn_silent_now--;
 	epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	free(c->buf);
@@ -131,6 +137,7 @@ static int on_control(struct loop *l, struct conn *c, const struct tp_fstrm_cont
 		}
 		c->state = IN_DATA;
 		c->handshake_deadline_ms = 0;
+		c->last_frame_ms = l->now_ms;
 		return 1;
 	case IN_DATA:
 		if (ctl->type != TP_FSTRM_STOP) {
@@ -182,6 +189,12 @@ static int drain_frames(struct loop *l, size_t slot)
 				return TP_EPROTO;
 			}
 			tp_edge_process(e, f.data, f.len);
+			c->last_frame_ms = l->now_ms;
+			if (c->silent) {
+				c->silent = false;
+				e->stats.conn_silent_now--;
+				tp_log_notice(input, "connection %u: producer sends again", c->id);
+			}
 			continue;
 		}
 		int rc = on_control(l, c, &f.control, &why);
@@ -300,7 +313,7 @@ static void on_accept(struct loop *l)
 	c->fd = fd;
 	c->id = ++l->next_id;
 	c->state = WAIT_READY;
-	c->handshake_deadline_ms = now_ms() + TP_HANDSHAKE_TIMEOUT_MS;
+	c->handshake_deadline_ms = l->now_ms + TP_HANDSHAKE_TIMEOUT_MS;
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = slot };
 	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		tp_log_warning(input, "epoll_ctl: %s", strerror(errno));
@@ -314,15 +327,43 @@ static void on_accept(struct loop *l)
 	tp_log_info(input, "connection %u accepted", c->id);
 }
 
-static void expire_handshakes(struct loop *l)
+/* Closes connections stuck in the handshake, and raises the alarm for a
+ * connected producer that went silent (peers.md §3 item 1: Unbound 1.11
+ * stopped sending after a reader restart while keeping the connection). */
+static void check_timers(struct loop *l)
 {
-	int64_t now = now_ms();
+	int64_t silence_ms = (int64_t)l->e->cfg.silence_warn_s * 1000;
 	for (size_t i = 0; i < TP_MAX_CONNECTIONS; i++) {
 		struct conn *c = l->conns[i];
-		if (c && c->handshake_deadline_ms && now > c->handshake_deadline_ms) {
+		if (c == NULL)
+			continue;
+		if (c->handshake_deadline_ms && l->now_ms > c->handshake_deadline_ms) {
 			l->e->stats.conn_handshake_timeout++;
 			conn_fail(l, i, "handshake not completed in time");
+			continue;
 		}
+		if (silence_ms > 0 && c->state == IN_DATA && !c->silent &&
+		    l->now_ms - c->last_frame_ms > silence_ms) {
+			c->silent = true;
+			l->e->stats.conn_silent_total++;
+			l->e->stats.conn_silent_now++;
+			tp_log_warning(input, "connection %u: no frame for %u s; is the producer stuck?",
+				       c->id, l->e->cfg.silence_warn_s);
+		}
+	}
+}
+
+static void on_signal(struct loop *l)
+{
+	struct signalfd_siginfo si;
+	while (read(l->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			/* systemd's ExecReload sends SIGHUP: it must never kill us.
+			 * Nothing is reloadable yet. */
+			tp_log_notice(input, "SIGHUP: nothing to reload");
+			continue;
+		}
+		l->stopping = true;
 	}
 }
 
@@ -356,6 +397,7 @@ static int open_unix(const struct tp_edge_config *cfg)
 	if (fd < 0)
 		return -errno;
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    (cfg->input_unix_gid >= 0 && chown(cfg->input_unix, (uid_t)-1, (gid_t)cfg->input_unix_gid) != 0) ||
 	    (cfg->input_unix_mode >= 0 && chmod(cfg->input_unix, (mode_t)cfg->input_unix_mode) != 0) ||
 	    listen(fd, 64) != 0) {
 		int rc = -errno;
@@ -415,13 +457,14 @@ static int open_tcp(const struct tp_edge_config *cfg)
 
 int tp_edge_run_listen(struct tp_edge *e)
 {
-	struct loop l = { .e = e, .epfd = -1, .listen_fd = -1, .sig_fd = -1 };
+	struct loop l = { .e = e, .epfd = -1, .listen_fd = -1, .sig_fd = -1, .now_ms = now_ms() };
 	sigset_t mask;
 	int rc = 0;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0)
 		return -errno;
 	l.sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -456,11 +499,12 @@ int tp_edge_run_listen(struct tp_edge *e)
 			if (tag == UINT64_MAX)
 				on_accept(&l);
 			else if (tag == UINT64_MAX - 1)
-				l.stopping = true;
+				on_signal(&l);
 			else if (tag < TP_MAX_CONNECTIONS && l.conns[tag] != NULL)
 				on_readable(&l, (size_t)tag);
 		}
-		expire_handshakes(&l);
+		l.now_ms = now_ms();
+		check_timers(&l);
 	}
 	tp_log_notice(input, "shutting down");
 

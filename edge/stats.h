@@ -76,6 +76,7 @@ struct tp_edge_stats {
 	uint64_t conn_accepted, conn_finished, conn_eof, conn_error;
 	uint64_t conn_tls, conn_bad_content_type, conn_handshake_timeout;
 	uint64_t conn_refused_full;
+	uint64_t conn_silent_total, conn_silent_now;
 };
 
 #endif

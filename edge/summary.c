@@ -57,6 +57,24 @@ static json_t *counts_by_table(const uint64_t *counts, const char *const *names,
 	return obj;
 }
 
+/* A stream of only queries yields nothing for the default types: the
+ * resolver is probably not logging responses (SPEC §3: say so). */
+static bool query_only(const struct tp_edge_stats *s)
+{
+	uint64_t queries = 0, responses = 0;
+	for (uint32_t t = 1; t <= TP_DT_TYPE_MAX; t++) {
+		if (tp_dt_type_is_query(t))
+			queries += s->by_message_type[t];
+		else
+			responses += s->by_message_type[t];
+	}
+	return responses == 0 && queries > 0;
+}
+
+static const char query_only_warning[] =
+	"the stream carries only query messages; configure the resolver to log "
+	"responses, or select query types with --message-types";
+
 static json_t *summary_json(const struct tp_edge *e)
 {
 	const struct tp_edge_stats *s = &e->stats;
@@ -96,6 +114,8 @@ static json_t *summary_json(const struct tp_edge *e)
 	rc |= set_u64(conn, "bad_content_type", s->conn_bad_content_type);
 	rc |= set_u64(conn, "handshake_timeout", s->conn_handshake_timeout);
 	rc |= set_u64(conn, "refused_too_many", s->conn_refused_full);
+	rc |= set_u64(conn, "went_silent", s->conn_silent_total);
+	rc |= set_u64(conn, "silent_now", s->conn_silent_now);
 
 	const char *input = e->cfg.input_file ? "file" : e->cfg.input_unix ? "unix" : "tcp";
 	rc |= json_object_set_new(root, "input", json_string(input));
@@ -112,6 +132,10 @@ static json_t *summary_json(const struct tp_edge *e)
 	rc |= json_object_set_new(root, "by_socket_family", counts_by_table(s->by_family, family_names, 4));
 	rc |= json_object_set_new(root, "by_socket_protocol", counts_by_table(s->by_protocol, protocol_names, 9));
 	rc |= json_object_set_new(root, "connections", conn);
+	json_t *warnings = json_array();
+	if (warnings && query_only(s))
+		rc |= json_array_append_new(warnings, json_string(query_only_warning));
+	rc |= json_object_set_new(root, "warnings", warnings);
 	if (rc != 0) {
 		json_decref(root);
 		return NULL;
@@ -171,15 +195,6 @@ void tp_edge_summary_print(const struct tp_edge *e, FILE *out)
 		if (s->by_rcode[r])
 			fprintf(out, " %s %" PRIu64, tp_dns_rcode_name(r, buf, sizeof(buf)), s->by_rcode[r]);
 	fprintf(out, "\n");
-	uint64_t queries = 0, responses = 0;
-	for (uint32_t t = 1; t <= TP_DT_TYPE_MAX; t++) {
-		if (tp_dt_type_is_query(t))
-			queries += s->by_message_type[t];
-		else
-			responses += s->by_message_type[t];
-	}
-	if (responses == 0 && queries > 0)
-		fprintf(out, "  warning: the stream carries only query messages; "
-			     "configure the resolver to log responses, or select query types "
-			     "with --message-types\n");
+	if (query_only(s))
+		fprintf(out, "  warning: %s\n", query_only_warning);
 }

@@ -18,7 +18,10 @@
 #include "dnstap/fstrm.h"
 #include "util/limits.h"
 
-#define READ_BLOCK (4u * 1024u * 1024u)
+/* Reads start small and grow while the source keeps filling the buffer,
+ * so a file is read in 4 MiB blocks and a tiny input costs little. */
+#define READ_BLOCK_MIN (64u * 1024u)
+#define READ_BLOCK_MAX (4u * 1024u * 1024u)
 
 enum state { EXPECT_START, IN_STREAM, AFTER_STOP };
 
@@ -32,6 +35,7 @@ struct tp_dt_reader {
 	uint64_t consumed; /* stream offset of buf[start] */
 	uint64_t frame_offset;
 	bool eof;
+	bool filled_last; /* the last read filled all free space: grow */
 	bool missing_stop;
 	enum state state;
 };
@@ -45,7 +49,7 @@ int tp_dt_reader_new(int fd, size_t max_frame, struct tp_dt_reader **out)
 	}
 	r->fd = fd;
 	r->max_frame = max_frame;
-	r->cap = max_frame + 8 + READ_BLOCK;
+	r->cap = max_frame + 8 + READ_BLOCK_MIN;
 	r->buf = malloc(r->cap);
 	if (r->buf == NULL) {
 		tp_dt_reader_free(r);
@@ -85,14 +89,26 @@ static ssize_t fill(struct tp_dt_reader *r)
 		r->end -= r->start;
 		r->start = 0;
 	}
+	if (r->filled_last && r->cap < r->max_frame + 8 + READ_BLOCK_MAX) {
+		size_t cap = r->cap * 2;
+		if (cap > r->max_frame + 8 + READ_BLOCK_MAX)
+			cap = r->max_frame + 8 + READ_BLOCK_MAX;
+		uint8_t *buf = realloc(r->buf, cap);
+		if (buf != NULL) { /* on failure, go on with the smaller buffer */
+			r->buf = buf;
+			r->cap = cap;
+		}
+	}
 	for (;;) {
-		ssize_t n = read(r->fd, r->buf + r->end, r->cap - r->end);
+		size_t want = r->cap - r->end;
+		ssize_t n = read(r->fd, r->buf + r->end, want);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return -errno;
 		if (n == 0)
 			r->eof = true;
+		r->filled_last = (size_t)n == want;
 		r->end += (size_t)n;
 		return n;
 	}

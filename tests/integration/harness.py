@@ -298,3 +298,26 @@ def main():
     passed = result.testsRun - failed - len(result.skipped)
     print(f'{passed} passed, {failed} failed')
     sys.exit(1 if failed else 0)
+
+
+# ---- TLS (RFC 8446 §4.1.2), for "wrong protocol on a plain listener" tests ----
+def tls_client_hello(server_name=b'dnstap.example'):
+    """A complete TLS 1.3 ClientHello record, as a TLS producer sends first."""
+    def u16(v):
+        return struct.pack('>H', v)
+
+    def ext(etype, body):
+        return u16(etype) + u16(len(body)) + body
+    sni = b'\x00' + u16(len(server_name)) + server_name
+    exts = (ext(0, u16(len(sni)) + sni)                            # server_name
+            + ext(10, u16(2) + u16(0x001d))                        # supported_groups: x25519
+            + ext(13, u16(4) + u16(0x0807) + u16(0x0403))          # signature_algorithms
+            + ext(43, b'\x02' + u16(0x0304))                       # supported_versions: TLS 1.3
+            + ext(51, u16(36) + u16(0x001d) + u16(32) + bytes(range(32))))  # key_share
+    body = (u16(0x0303) + bytes(range(32, 64))                     # legacy_version, random
+            + b'\x20' + bytes(32)                                  # legacy_session_id
+            + u16(6) + u16(0x1301) + u16(0x1302) + u16(0x1303)     # cipher_suites
+            + b'\x01\x00'                                          # compression: null
+            + u16(len(exts)) + exts)
+    handshake = b'\x01' + struct.pack('>I', len(body))[1:] + body  # client_hello
+    return b'\x16\x03\x01' + u16(len(handshake)) + handshake
