@@ -104,7 +104,7 @@ class Zone:
         q = qname.lower()
         if q in self.records:
             return True
-        return any(n.endswith('.' + q) or q == '.' for n in self.records)
+        return any(n.endswith('.' + q) for n in self.records)
 
 
 def default_zone(extra_names=()):
