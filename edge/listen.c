@@ -46,6 +46,7 @@ struct conn {
 	int64_t last_frame_ms; /* for the silent-producer alarm */
 	bool silent;           /* alarm raised and not yet cleared */
 	bool seen_bytes;
+	bool would_block;      /* the last recv found nothing waiting */
 };
 
 struct loop {
@@ -248,8 +249,10 @@ static void on_readable(struct loop *l, size_t slot)
 	}
 	ssize_t n = recv(c->fd, c->buf + c->end, c->cap - c->end, 0);
 	if (n < 0) {
-		if (errno == EAGAIN || errno == EINTR)
+		if (errno == EAGAIN || errno == EINTR) {
+			c->would_block = errno == EAGAIN;
 			return;
+		}
 		conn_fail(l, slot, strerror(errno));
 		return;
 	}
@@ -265,7 +268,9 @@ static void on_readable(struct loop *l, size_t slot)
 		return;
 	}
 	c->end += (size_t)n;
-	if (!c->seen_bytes) {
+	/* Judge the first bytes once three have arrived, however they were
+	 * split; before that no frame can be complete anyway. */
+	if (!c->seen_bytes && c->end >= 3) {
 		c->seen_bytes = true;
 		if (tp_fstrm_looks_like_tls(c->buf, c->end)) {
 			l->e->stats.conn_tls++;
@@ -353,6 +358,25 @@ static void check_timers(struct loop *l)
 	}
 }
 
+/* SPEC §10: nothing already sent is lost at shutdown. Read what producers
+ * have sent so far (bounded in time, since a producer may keep sending),
+ * and count a frame left half-read. */
+static void drain_on_shutdown(struct loop *l)
+{
+	int64_t deadline = now_ms() + TP_SHUTDOWN_DRAIN_MS;
+	for (size_t i = 0; i < TP_MAX_CONNECTIONS; i++) {
+		if (l->conns[i] != NULL)
+			l->conns[i]->would_block = false;
+		while (l->conns[i] != NULL && !l->conns[i]->would_block && now_ms() < deadline)
+			on_readable(l, i);
+		struct conn *c = l->conns[i];
+		if (c != NULL && c->end > c->start) {
+			l->e->stats.dropped[TP_DROP_truncated_frame]++;
+			tp_log_warning(input, "connection %u: shutdown inside a frame", c->id);
+		}
+	}
+}
+
 static void on_signal(struct loop *l)
 {
 	struct signalfd_siginfo si;
@@ -367,7 +391,7 @@ static void on_signal(struct loop *l)
 	}
 }
 
-static int open_unix(const struct tp_edge_config *cfg)
+static int open_unix(const struct tp_edge_config *cfg, ino_t *out_ino)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	size_t plen = strlen(cfg->input_unix);
@@ -378,13 +402,25 @@ static int open_unix(const struct tp_edge_config *cfg)
 	memcpy(sa.sun_path, cfg->input_unix, plen + 1);
 
 	/* Remove a stale socket left by an earlier run (peers.md §3 items 3-4),
-	 * but never anything that is not a socket. */
+	 * but never anything that is not a socket, and never the live socket
+	 * of a running process (a second edge must not take over the first). */
 	struct stat st;
 	if (lstat(cfg->input_unix, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
 			tp_log_err(input, "%s exists and is not a socket; not removing it",
 				   cfg->input_unix);
 			return -EEXIST;
+		}
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe < 0)
+			return -errno;
+		int in_use = connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0 ||
+			     errno != ECONNREFUSED;
+		close(probe);
+		if (in_use) {
+			tp_log_err(input, "%s is in use by a running process; not taking it over",
+				   cfg->input_unix);
+			return -EADDRINUSE;
 		}
 		if (unlink(cfg->input_unix) != 0) {
 			int rc = -errno;
@@ -405,6 +441,8 @@ static int open_unix(const struct tp_edge_config *cfg)
 		close(fd);
 		return rc;
 	}
+	if (stat(cfg->input_unix, &st) == 0)
+		*out_ino = st.st_ino;
 	tp_log_notice(input, "listening on unix socket %s", cfg->input_unix);
 	return fd;
 }
@@ -459,6 +497,7 @@ int tp_edge_run_listen(struct tp_edge *e)
 {
 	struct loop l = { .e = e, .epfd = -1, .listen_fd = -1, .sig_fd = -1, .now_ms = now_ms() };
 	sigset_t mask;
+	ino_t unix_ino = 0;
 	int rc = 0;
 
 	sigemptyset(&mask);
@@ -473,7 +512,7 @@ int tp_edge_run_listen(struct tp_edge *e)
 		rc = -errno;
 		goto out;
 	}
-	l.listen_fd = e->cfg.input_unix ? open_unix(&e->cfg) : open_tcp(&e->cfg);
+	l.listen_fd = e->cfg.input_unix ? open_unix(&e->cfg, &unix_ino) : open_tcp(&e->cfg);
 	if (l.listen_fd < 0) {
 		rc = l.listen_fd;
 		goto out;
@@ -506,7 +545,10 @@ int tp_edge_run_listen(struct tp_edge *e)
 		l.now_ms = now_ms();
 		check_timers(&l);
 	}
-	tp_log_notice(input, "shutting down");
+	if (l.stopping) {
+		tp_log_notice(input, "shutting down");
+		drain_on_shutdown(&l);
+	}
 
 out:
 	for (size_t i = 0; i < TP_MAX_CONNECTIONS; i++)
@@ -514,7 +556,9 @@ out:
 			conn_close(&l, i);
 	if (l.listen_fd >= 0) {
 		close(l.listen_fd);
-		if (e->cfg.input_unix)
+		/* Remove the path only while it is still our socket. */
+		struct stat st;
+		if (e->cfg.input_unix && lstat(e->cfg.input_unix, &st) == 0 && st.st_ino == unix_ino)
 			unlink(e->cfg.input_unix);
 	}
 	if (l.sig_fd >= 0)

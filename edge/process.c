@@ -125,6 +125,7 @@ void tp_edge_process(struct tp_edge *e, const uint8_t *frame, size_t len)
 
 	/* Bin by the message's own time (SPEC §5); the other time of the same
 	 * transaction is the fallback. */
+	bool time_from_other = false;
 	bool has_sec = is_query ? m.has_query_time_sec : m.has_response_time_sec;
 	uint64_t sec = is_query ? m.query_time_sec : m.response_time_sec;
 	uint32_t nsec = is_query ? m.query_time_nsec : m.response_time_nsec;
@@ -136,7 +137,7 @@ void tp_edge_process(struct tp_edge *e, const uint8_t *frame, size_t len)
 			drop(e, TP_DROP_no_timestamp);
 			return;
 		}
-		s->anomalies[TP_ANOMALY_time_from_query]++;
+		time_from_other = true;
 	}
 	if (sec >= MAX_TIME_SEC || nsec >= 1000000000u) {
 		drop(e, TP_DROP_bad_timestamp);
@@ -163,6 +164,9 @@ void tp_edge_process(struct tp_edge *e, const uint8_t *frame, size_t len)
 		return;
 	}
 
+	/* Anomalies describe accepted frames only. */
+	if (time_from_other)
+		s->anomalies[TP_ANOMALY_time_from_query]++;
 	if (m.query_address.p == NULL)
 		s->anomalies[TP_ANOMALY_no_query_address]++;
 	if ((m.has_query_port && m.query_port > 65535) ||

@@ -47,7 +47,7 @@ enum tp_drop {
 #define TP_ANOMALIES(X)                                                 \
 	X(no_query_address, "no client address (no distinct-client count)") \
 	X(port_out_of_range, "port above 65535 ignored")                    \
-	X(time_from_query, "response time absent, query time used")
+	X(time_from_query, "the message's own time absent, the other time used")
 
 enum tp_anomaly {
 #define TP_ANOMALY_ENUM(name, text) TP_ANOMALY_##name,

@@ -57,16 +57,19 @@ static json_t *counts_by_table(const uint64_t *counts, const char *const *names,
 	return obj;
 }
 
-/* A stream of only queries yields nothing for the default types: the
- * resolver is probably not logging responses (SPEC §3: say so). */
-static bool query_only(const struct tp_edge_stats *s)
+/* A stream of only queries yields nothing when only response types are
+ * selected: the resolver is probably not logging responses (SPEC §3: say
+ * so rather than silently count nothing). */
+static bool query_only(const struct tp_edge *e)
 {
 	uint64_t queries = 0, responses = 0;
 	for (uint32_t t = 1; t <= TP_DT_TYPE_MAX; t++) {
+		if (tp_dt_type_is_query(t) && e->cfg.selected[t])
+			return false;
 		if (tp_dt_type_is_query(t))
-			queries += s->by_message_type[t];
+			queries += e->stats.by_message_type[t];
 		else
-			responses += s->by_message_type[t];
+			responses += e->stats.by_message_type[t];
 	}
 	return responses == 0 && queries > 0;
 }
@@ -133,7 +136,7 @@ static json_t *summary_json(const struct tp_edge *e)
 	rc |= json_object_set_new(root, "by_socket_protocol", counts_by_table(s->by_protocol, protocol_names, 9));
 	rc |= json_object_set_new(root, "connections", conn);
 	json_t *warnings = json_array();
-	if (warnings && query_only(s))
+	if (warnings && query_only(e))
 		rc |= json_array_append_new(warnings, json_string(query_only_warning));
 	rc |= json_object_set_new(root, "warnings", warnings);
 	if (rc != 0) {
@@ -195,6 +198,6 @@ void tp_edge_summary_print(const struct tp_edge *e, FILE *out)
 		if (s->by_rcode[r])
 			fprintf(out, " %s %" PRIu64, tp_dns_rcode_name(r, buf, sizeof(buf)), s->by_rcode[r]);
 	fprintf(out, "\n");
-	if (query_only(s))
+	if (query_only(e))
 		fprintf(out, "  warning: %s\n", query_only_warning);
 }

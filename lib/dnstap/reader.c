@@ -182,10 +182,11 @@ int tp_dt_reader_next(struct tp_dt_reader *r, const uint8_t **out_data,
 
 		if (n == 0) {
 			if (r->eof) {
+				/* Empty, or ended before a whole first frame:
+				 * nothing says this is dnstap. */
+				if (r->state == EXPECT_START && r->consumed == 0)
+					return TP_ECONTENT;
 				if (r->start == r->end) {
-					if (r->state == EXPECT_START &&
-					    r->consumed == 0)
-						return TP_ECONTENT; /* empty */
 					r->missing_stop = r->state == IN_STREAM;
 					return 0;
 				}

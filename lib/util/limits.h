@@ -21,6 +21,8 @@
 
 /* Frame Streams handshake must complete within this many milliseconds. */
 #define TP_HANDSHAKE_TIMEOUT_MS 5000
+/* At shutdown, reading what producers already sent stops after this. */
+#define TP_SHUTDOWN_DRAIN_MS 3000
 /* Concurrent producer connections on one listener. */
 #define TP_MAX_CONNECTIONS 256u
 

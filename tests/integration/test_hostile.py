@@ -13,7 +13,9 @@ must exit 0 and print one line per data frame; frames meant to be invalid
 protobuf must make dnstap-ldns fail too. This validates harness.py's encoder
 as a real producer would be validated, independently of tapir's decoder.
 """
+import json
 import os
+import random
 import shutil
 import struct
 import subprocess
@@ -565,10 +567,13 @@ class HostileFileTest(unittest.TestCase):
         s, err = self.run_edge(capture(queries), n_frames=5)
         self.check(s, processed=0, frames=5, not_selected=5, types={'CLIENT_QUERY': 5})
         self.assertIn('only query messages', err)
+        self.assertEqual(len(s['warnings']), 1, s['warnings'])
+        self.assertIn('only query messages', s['warnings'][0])
         with self.subTest('no warning when responses are present'):
             s, err = self.run_edge(capture(queries + [OK]), n_frames=6)
             self.check(s, processed=1, frames=6, not_selected=5)
             self.assertNotIn('only query messages', err)
+            self.assertEqual(s['warnings'], [])
 
     def test_message_types_client_query(self):
         mx_query = dns(qd=[question(wname([b'q', b'example']), 15)], qr=False)
@@ -590,6 +595,7 @@ class HostileFileTest(unittest.TestCase):
         s, err = self.run_edge(capture(queries), args=['--message-types', 'CLIENT_QUERY'], n_frames=2)
         self.check(s, processed=2, frames=2)
         self.assertNotIn('only query messages', err)
+        self.assertEqual(s['warnings'], [])
 
     def test_default_types(self):
         items = [frame(mtype='AUTH_RESPONSE'), frame(mtype='RESOLVER_RESPONSE'), frame(mtype='TOOL_QUERY',
@@ -601,7 +607,7 @@ class HostileFileTest(unittest.TestCase):
     def test_many_frames_across_read_blocks(self):
         """Frames of varied sizes (up to 200 KB) straddle the reader's block
         boundaries; every one is counted once."""
-        rnd = __import__('random').Random(7)
+        rnd = random.Random(7)
         items, rc = [], Counter()
         for i in range(600):
             r = rnd.choice([0, 2, 3, 5])
@@ -679,7 +685,6 @@ class HostileFileTest(unittest.TestCase):
         t.join()
         self.assertEqual(p.wait(timeout=60), 0, err)
         self.assertNotIn('Sanitizer', err)
-        import json
         with open(out) as f:
             s = json.load(f)
         self.check_gauntlet(s, expect, valid, n_data)
