@@ -80,7 +80,7 @@ static void conn_close(struct loop *l, size_t slot)
 /* Closes a connection for a producer's fault; never affects the others. */
 static void conn_fail(struct loop *l, size_t slot, const char *why)
 {
-	tp_log_warning(input, "connection %u closed: %s", l->conns[slot]->id, why);
+	tp_log_limited(TP_LOG_WARNING, input, "connection %u closed: %s", l->conns[slot]->id, why);
 	l->e->stats.conn_error++;
 	conn_close(l, slot);
 }
@@ -171,7 +171,7 @@ static int drain_frames(struct loop *l, size_t slot)
 			break;
 		if (n == TP_ETOOBIG) {
 			e->stats.dropped[TP_DROP_frame_too_large]++;
-			tp_log_warning(input, "connection %u: data frame of %" PRIu64
+			tp_log_limited(TP_LOG_WARNING, input, "connection %u: data frame of %" PRIu64
 				       " octets over the limit of %zu", c->id, need - 4,
 				       e->cfg.max_frame_size);
 			conn_fail(l, slot, "frame too large");
@@ -259,7 +259,7 @@ static void on_readable(struct loop *l, size_t slot)
 	if (n == 0) {
 		if (c->end > c->start) {
 			l->e->stats.dropped[TP_DROP_truncated_frame]++;
-			tp_log_warning(input, "connection %u: closed inside a frame", c->id);
+			tp_log_limited(TP_LOG_WARNING, input, "connection %u: closed inside a frame", c->id);
 		} else {
 			tp_log_info(input, "connection %u closed without STOP", c->id);
 		}
@@ -289,7 +289,7 @@ static void on_accept(struct loop *l)
 		/* Transient (EMFILE, ECONNABORTED, ...): the next event retries;
 		 * never fatal (peers.md §3 item 23, edm #232). */
 		if (errno != EAGAIN)
-			tp_log_warning(input, "accept: %s", strerror(errno));
+			tp_log_limited(TP_LOG_WARNING, input, "accept: %s", strerror(errno));
 		return;
 	}
 	size_t slot = TP_MAX_CONNECTIONS;
@@ -310,7 +310,7 @@ static void on_accept(struct loop *l)
 		if (c)
 			free(c);
 		l->e->stats.conn_refused_full++;
-		tp_log_warning(input, "connection refused: %s",
+		tp_log_limited(TP_LOG_WARNING, input, "connection refused: %s",
 			       slot < TP_MAX_CONNECTIONS ? "out of memory" : "too many producers");
 		close(fd);
 		return;

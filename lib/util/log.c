@@ -8,6 +8,7 @@
 #include "util/log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -60,4 +61,22 @@ void tp_log_write(enum tp_log_level level, const char *module,
 	line[used++] = '\n';
 	ssize_t w = write(STDERR_FILENO, line, used);
 	(void)w; /* nowhere left to report a failed log write */
+}
+
+bool tp_log_allow(struct tp_log_limit *limit, const char *module)
+{
+	struct timespec now;
+	if (clock_gettime(CLOCK_MONOTONIC, &now) != 0)
+		return true;
+	long long window = (long long)now.tv_sec / TP_LOG_LIMIT_WINDOW_S;
+	if (atomic_exchange(&limit->window, window) != window) {
+		unsigned dropped = atomic_exchange(&limit->suppressed, 0);
+		atomic_store(&limit->count, 0);
+		if (dropped > 0)
+			tp_log_write(TP_LOG_WARNING, module, "%u similar messages suppressed", dropped);
+	}
+	if (atomic_fetch_add(&limit->count, 1) < TP_LOG_LIMIT_BURST)
+		return true;
+	atomic_fetch_add(&limit->suppressed, 1);
+	return false;
 }

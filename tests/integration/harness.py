@@ -265,7 +265,7 @@ class EdgeServer:
     def log(self):
         if not self.stderr.closed:
             self.stderr.flush()
-        with open(self.stderr_path) as f:
+        with open(self.stderr_path, errors='replace') as f:
             return f.read()
 
     def kill(self):

@@ -14,7 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <stdatomic.h>
+#include <time.h>
+
 #include "util/err.h"
+#include "util/log.h"
 #include "util/opts.h"
 #include "util/rd.h"
 
@@ -117,6 +121,33 @@ static void test_opts_config_file_and_precedence(void **state)
 	unlink(path);
 }
 
+/* The limiter's own clock. */
+static time_t monotonic_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static void test_log_limit_allows_a_burst_per_window(void **state)
+{
+	(void)state;
+	/* Retried if the 10-second window turns during the loop. */
+	for (int attempt = 0; attempt < 3; attempt++) {
+		struct tp_log_limit limit = { 0 };
+		time_t before = monotonic_s() / TP_LOG_LIMIT_WINDOW_S;
+		unsigned allowed = 0;
+		for (unsigned i = 0; i < TP_LOG_LIMIT_BURST + 5; i++)
+			allowed += tp_log_allow(&limit, "test");
+		if (monotonic_s() / TP_LOG_LIMIT_WINDOW_S != before)
+			continue;
+		assert_int_equal(allowed, TP_LOG_LIMIT_BURST);
+		assert_int_equal(atomic_load(&limit.suppressed), 5);
+		return;
+	}
+	fail_msg("the clock kept crossing window boundaries");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -125,6 +156,7 @@ int main(void)
 		cmocka_unit_test(test_opts_command_line_forms),
 		cmocka_unit_test(test_opts_reports_all_errors),
 		cmocka_unit_test(test_opts_config_file_and_precedence),
+		cmocka_unit_test(test_log_limit_allows_a_burst_per_window),
 	};
 	return cmocka_run_group_tests_name("unit.util", tests, NULL, NULL);
 }
