@@ -102,6 +102,15 @@ struct tp_dns_labels {
 int tp_dns_name_labels(const struct tp_dns_name *name,
 		       struct tp_dns_labels *out) TP_WUR;
 
+/* Parse RFC 1035 presentation form ("www.example.com.", "a\\.b.", "\\195x.")
+ * into wire form. A trailing dot is optional ("." alone is the root); "\\X"
+ * stands for the octet X and "\\DDD" for a decimal octet value 0-255.
+ *   text, len: borrowed; need not be NUL-terminated.
+ * Returns 0, or TP_EMALF (empty label, bad escape), TP_ELABEL (label over 63
+ * octets), TP_ENAMELEN (over 255 octets). */
+int tp_dns_name_from_text(const char *text, size_t len,
+			  struct tp_dns_name *out) TP_WUR;
+
 /* Mnemonics for counters and summaries: IANA names ("A", "NOERROR"), or
  * RFC 3597 style "TYPE65280" / "CLASS42" / "RCODE23" for unknown values.
  *   buf: receives the text when it is not a constant; size >= 16.

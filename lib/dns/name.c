@@ -189,6 +189,76 @@ int tp_dns_name_labels(const struct tp_dns_name *name,
 	return 0;
 }
 
+/* Reads one presentation character at text[*i] (an escape takes 2 or 4),
+ * advancing *i past it. Returns the octet, or -1 for a bad escape. */
+static int text_octet(const char *text, size_t len, size_t *i)
+{
+	uint8_t c = (uint8_t)text[*i];
+	if (c != '\\') {
+		*i += 1;
+		return c;
+	}
+	if (*i + 1 >= len)
+		return -1;
+	uint8_t next = (uint8_t)text[*i + 1];
+	if (!tp_ascii_isdigit(next)) {
+		*i += 2;
+		return next;
+	}
+	if (len - *i < 4 || !tp_ascii_isdigit((uint8_t)text[*i + 2]) ||
+	    !tp_ascii_isdigit((uint8_t)text[*i + 3]))
+		return -1;
+	unsigned v = (unsigned)(next - '0') * 100u + (unsigned)((uint8_t)text[*i + 2] - '0') * 10u +
+		     (unsigned)((uint8_t)text[*i + 3] - '0');
+	*i += 4;
+	return v <= 255 ? (int)v : -1;
+}
+
+int tp_dns_name_from_text(const char *text, size_t len, struct tp_dns_name *out)
+{
+	if (text == NULL || out == NULL)
+		return TP_EINVAL;
+	if (len == 0)
+		return TP_EMALF;
+	if (len == 1 && text[0] == '.') {
+		out->wire[0] = 0;
+		out->len = 1;
+		out->n_labels = 0;
+		return 0;
+	}
+
+	size_t wlen = 0;
+	unsigned n_labels = 0;
+	size_t i = 0;
+	while (i < len) {
+		/* One label: octets up to an unescaped dot or the end. */
+		size_t label_at = wlen++;
+		size_t label_len = 0;
+		while (i < len && text[i] != '.') {
+			int c = text_octet(text, len, &i);
+			if (c < 0)
+				return TP_EMALF;
+			if (label_len == TP_DNS_LABEL_MAX)
+				return TP_ELABEL;
+			/* Room for this octet and the root octet after it. */
+			if (wlen + 2 > TP_DNS_NAME_MAX)
+				return TP_ENAMELEN;
+			out->wire[wlen++] = (uint8_t)c;
+			label_len++;
+		}
+		if (label_len == 0)
+			return TP_EMALF; /* "..", a leading dot, or "x.." */
+		out->wire[label_at] = (uint8_t)label_len;
+		n_labels++;
+		if (i < len)
+			i++; /* the dot; a trailing one ends the loop */
+	}
+	out->wire[wlen++] = 0;
+	out->len = (uint16_t)wlen;
+	out->n_labels = (uint8_t)n_labels;
+	return 0;
+}
+
 /* RFC 3597 §5 style text for values without a mnemonic. */
 static const char *numbered(const char *prefix, unsigned value, char *buf,
 			    size_t size)

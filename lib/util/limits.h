@@ -38,6 +38,9 @@
 /* Labels kept in separate columns (SPEC §4). */
 #define TP_DNS_LABEL_COLUMNS 10u
 
+/* Well-known list: entries (the arena must also stay under 4 GiB). */
+#define TP_WKD_MAX_ENTRIES (200u * 1000u * 1000u)
+
 /* Protobuf: nesting we follow (Dnstap -> Message) and varint length. */
 #define TP_PB_VARINT_MAX_BYTES 10u
 

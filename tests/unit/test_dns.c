@@ -942,6 +942,55 @@ static void test_type_name_mnemonics(void **state)
 	assert_string_equal(tp_dns_type_name(65280, buf, 5), "TYPE");
 }
 
+static void test_name_from_text_round_trips_and_rejects(void **state)
+{
+	(void)state;
+	static const char *const good[] = {
+		".", "com.", "www.example.com.", "dot\\.inside.github.com.",
+		"space\\032label.github.com.", "r\\195\\164ksm.svt.se.", "back\\\\slash.example.",
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct tp_dns_name n;
+		char text[TP_DNS_PRESENT_MAX];
+		assert_int_equal(tp_dns_name_from_text(good[i], strlen(good[i]), &n), 0);
+		assert_true(tp_dns_name_present(&n, text, sizeof(text)) >= 0);
+		assert_string_equal(text, good[i]);
+	}
+	/* Without the trailing dot, and the escape of a plain letter. */
+	struct tp_dns_name a, b;
+	assert_int_equal(tp_dns_name_from_text("example.com", 11, &a), 0);
+	assert_int_equal(tp_dns_name_from_text("ex\\ample.com.", 13, &b), 0);
+	assert_int_equal(a.len, 13);
+	assert_int_equal(a.n_labels, 2);
+	assert_int_equal(b.len, a.len);
+	assert_memory_equal(a.wire, b.wire, a.len);
+
+	static const char *const bad[] = { "", "..", ".com.", "a..b.", "a\\", "a\\25", "a\\256.", "a\\2x5." };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(tp_dns_name_from_text(bad[i], strlen(bad[i]), &a), TP_EMALF);
+
+	char label64[70];
+	memset(label64, 'a', 64);
+	memcpy(label64 + 64, ".", 2);
+	assert_int_equal(tp_dns_name_from_text(label64, 65, &a), TP_ELABEL);
+	assert_int_equal(tp_dns_name_from_text(label64 + 1, 64, &a), 0);
+
+	/* 255 octets is the most: four labels of 63, 63, 63, 61. */
+	char longest[300];
+	size_t p = 0;
+	const size_t sizes[] = { 63, 63, 63, 61 };
+	for (size_t l = 0; l < 4; l++) {
+		memset(longest + p, 'x', sizes[l]);
+		p += sizes[l];
+		longest[p++] = '.';
+	}
+	assert_int_equal(tp_dns_name_from_text(longest, p, &a), 0);
+	assert_int_equal(a.len, 255);
+	longest[p - 1] = 'y';
+	longest[p++] = '.';
+	assert_int_equal(tp_dns_name_from_text(longest, p, &a), TP_ENAMELEN);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -959,6 +1008,7 @@ int main(void)
 		cmocka_unit_test(test_name_labels_root_and_escapes),
 		cmocka_unit_test(test_name_labels_worst_case_fits),
 		cmocka_unit_test(test_type_name_mnemonics),
+		cmocka_unit_test(test_name_from_text_round_trips_and_rejects),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
