@@ -2,12 +2,18 @@
  *
  * wkd.c - the well-known domains list (see wkd.h).
  *
- * Memory layout, for 10 million entries in well under 300 MB:
+ * Memory layout, for 10 million entries in under 300 MB:
  *   arena: records [flags][wire length][wire name], back to back, ~20 octets
  *          per entry for typical names (no pointers, no per-entry malloc);
- *   slots: uint32_t arena offset per table slot, load factor <= 0.8;
+ *   two tables, exact entries and suffix entries, each of groups of 8 slots:
+ *   slots: uint32_t arena offset per slot, load factor <= 0.8;
  *   tags:  uint16_t per slot, 0 = empty, else 16 hash bits (never 0), so a
  *          probe touches the arena only when 16 more bits agree.
+ * A search scans one group of 8 tags (16 octets) and stops at the first
+ * group with a free slot: there are no deletions, so a key is never stored
+ * past a group that had room. A miss, the common case of the suffix
+ * fallback, thus costs about one group; and with no suffix entries at all
+ * (the shipped list) the fallback is skipped.
  *
  * Hashing: a name's hash is built from its rightmost label leftwards, so the
  * hashes of all its suffixes fall out of one pass (a suffix is the tail of
@@ -23,6 +29,9 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "util/limits.h"
 
@@ -30,13 +39,23 @@
 #define RECORD_HEADER 2u
 #define MAX_LABELS 128u
 
+#define GROUP 8u
+
+struct table {
+	uint32_t *slots; /* from calloc(), n_groups * GROUP */
+	uint16_t *tags;  /* from calloc(), n_groups * GROUP */
+	size_t n_groups;
+	size_t n;        /* entries stored */
+	size_t capacity; /* entries it was sized for */
+};
+
 struct tp_wkd {
 	uint8_t *arena;    /* from malloc(), arena_cap octets */
 	size_t arena_len, arena_cap;
-	uint32_t *slots;   /* from calloc(), n_slots */
-	uint16_t *tags;    /* from calloc(), n_slots */
-	size_t n_slots;
-	size_t n_entries;
+	struct table exact, suffix;
+	/* suffix_labels[k]: some suffix entry has k labels, so suffixes of
+	 * other lengths need no probe. */
+	bool suffix_labels[MAX_LABELS + 1];
 	uint64_t seed;
 };
 
@@ -86,10 +105,10 @@ static void suffix_states(const struct tp_wkd *w, const struct tp_dns_name *name
 		state[i] = absorb(state[i + 1], name->wire + off[i], 1u + name->wire[off[i]]);
 }
 
-static size_t slot_of(const struct tp_wkd *w, uint64_t h)
+static size_t group_of(const struct table *t, uint64_t h)
 {
-	/* Multiply-shift maps the top 32 bits onto [0, n_slots). */
-	return (size_t)(((h >> 32) * (uint64_t)w->n_slots) >> 32);
+	/* Multiply-shift maps the top 32 bits onto [0, n_groups). */
+	return (size_t)(((h >> 32) * (uint64_t)t->n_groups) >> 32);
 }
 
 static uint16_t tag_of(uint64_t h)
@@ -98,30 +117,64 @@ static uint16_t tag_of(uint64_t h)
 	return t ? t : 1;
 }
 
-/* Find key (wire[0..len), kind) with hash h. Returns the arena offset or
- * UINT32_MAX; *out_slot is where it is or where it would go. */
-static uint32_t find(const struct tp_wkd *w, uint64_t h, const uint8_t *wire, size_t len,
-		     bool wildcard, size_t *out_slot)
+#ifdef __SSE2__
+/* Keeps bits 0, 2, 4, ... 14 of a 16-bit movemask, packed into 8 bits. */
+static inline unsigned even_bits(unsigned m)
 {
-	size_t i = slot_of(w, h);
+	m &= 0x5555u;
+	m = (m | (m >> 1)) & 0x3333u;
+	m = (m | (m >> 2)) & 0x0f0fu;
+	m = (m | (m >> 4)) & 0x00ffu;
+	return m;
+}
+#endif
+
+/* Bit j set: tags[j] == tag; bit 8 + j set: tags[j] is free. */
+static unsigned group_match(const uint16_t *tags, uint16_t tag)
+{
+#ifdef __SSE2__
+	__m128i g = _mm_loadu_si128((const __m128i *)(const void *)tags);
+	unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi16(g, _mm_set1_epi16((short)tag)));
+	unsigned zero = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi16(g, _mm_setzero_si128()));
+	/* movemask gives 2 bits per 16-bit lane: keep the even ones. */
+	return (unsigned)even_bits(eq) | (unsigned)even_bits(zero) << 8;
+#else
+	unsigned bits = 0;
+	for (unsigned j = 0; j < GROUP; j++) {
+		bits |= (unsigned)(tags[j] == tag) << j;
+		bits |= (unsigned)(tags[j] == 0) << (8 + j);
+	}
+	return bits;
+#endif
+}
+
+/* Find key wire[0..len) with hash h in t. Returns the arena offset or
+ * UINT32_MAX; *out_slot is where it is, or the free slot where it goes. */
+static uint32_t find(const struct tp_wkd *w, const struct table *t, uint64_t h,
+		     const uint8_t *wire, size_t len, size_t *out_slot)
+{
+	if (t->n_groups == 0)
+		return UINT32_MAX;
 	uint16_t tag = tag_of(h);
-	uint8_t flags = wildcard ? FLAG_WILDCARD : 0;
+	size_t g = group_of(t, h);
 	for (;;) {
-		uint16_t t = w->tags[i];
-		if (t == 0)
-			break;
-		if (t == tag) {
-			const uint8_t *rec = w->arena + w->slots[i];
-			if (rec[0] == flags && rec[1] == len && memcmp(rec + RECORD_HEADER, wire, len) == 0) {
-				*out_slot = i;
-				return w->slots[i];
+		unsigned bits = group_match(t->tags + g * GROUP, tag);
+		for (unsigned eq = bits & 0xffu; eq != 0; eq &= eq - 1) {
+			size_t slot = g * GROUP + (size_t)__builtin_ctz(eq);
+			uint32_t at = t->slots[slot];
+			const uint8_t *rec = w->arena + at;
+			if (rec[1] == len && memcmp(rec + RECORD_HEADER, wire, len) == 0) {
+				*out_slot = slot;
+				return at;
 			}
 		}
-		if (++i == w->n_slots)
-			i = 0;
+		if (bits >> 8) {
+			*out_slot = g * GROUP + (size_t)__builtin_ctz(bits >> 8);
+			return UINT32_MAX;
+		}
+		if (++g == t->n_groups)
+			g = 0;
 	}
-	*out_slot = i;
-	return UINT32_MAX;
 }
 
 bool tp_wkd_lookup(const struct tp_wkd *w, const struct tp_dns_name *name,
@@ -131,21 +184,25 @@ bool tp_wkd_lookup(const struct tp_wkd *w, const struct tp_dns_name *name,
 	uint64_t state[MAX_LABELS + 1];
 	size_t slot;
 
-	if (w == NULL || w->n_entries == 0 || name->len == 0 || name->len > TP_DNS_NAME_MAX)
+	if (w == NULL || name->len == 0 || name->len > TP_DNS_NAME_MAX)
 		return false;
 	size_t n = label_offsets(name, off);
 	suffix_states(w, name, off, n, state);
 
-	uint32_t at = find(w, finish(state[0], false), name->wire, name->len, false, &slot);
+	uint32_t at = find(w, &w->exact, finish(state[0], false), name->wire, name->len, &slot);
 	if (at != UINT32_MAX) {
 		out->id = at;
 		out->wildcard = false;
 		return true;
 	}
+	if (w->suffix.n == 0)
+		return false;
 	/* Most specific suffix first; never the root alone (i < n). */
 	for (size_t i = 1; i < n; i++) {
-		at = find(w, finish(state[i], true), name->wire + off[i], name->len - off[i], true,
-			  &slot);
+		if (!w->suffix_labels[n - i])
+			continue;
+		at = find(w, &w->suffix, finish(state[i], true), name->wire + off[i],
+			  name->len - off[i], &slot);
 		if (at != UINT32_MAX) {
 			out->id = at;
 			out->wildcard = true;
@@ -158,33 +215,54 @@ bool tp_wkd_lookup(const struct tp_wkd *w, const struct tp_dns_name *name,
 /* Insert a parsed entry; returns 1 if new, 0 if a duplicate, or a code. */
 static int insert(struct tp_wkd *w, const struct tp_dns_name *name, bool wildcard)
 {
-	uint8_t off[MAX_LABELS];
+	uint8_t off[MAX_LABELS] = { 0 };
 	uint64_t state[MAX_LABELS + 1];
 	size_t slot;
+	struct table *t = wildcard ? &w->suffix : &w->exact;
 
 	size_t n = label_offsets(name, off);
 	suffix_states(w, name, off, n, state);
 	uint64_t h = finish(state[0], wildcard);
-	if (find(w, h, name->wire, name->len, wildcard, &slot) != UINT32_MAX)
+	if (find(w, t, h, name->wire, name->len, &slot) != UINT32_MAX)
 		return 0;
-	if ((w->n_entries + 1) * 5 > w->n_slots * 4)
-		return TP_EBUG; /* the table was sized from the line count */
-	if (w->arena_cap - w->arena_len < RECORD_HEADER + name->len)
+	/* Both are sized from the line count before parsing. */
+	if (t->n == t->capacity || w->arena_cap - w->arena_len < RECORD_HEADER + name->len)
 		return TP_EBUG;
 	uint8_t *rec = w->arena + w->arena_len;
 	rec[0] = wildcard ? FLAG_WILDCARD : 0;
 	rec[1] = (uint8_t)name->len;
 	memcpy(rec + RECORD_HEADER, name->wire, name->len);
-	w->slots[slot] = (uint32_t)w->arena_len;
-	w->tags[slot] = tag_of(h);
+	t->slots[slot] = (uint32_t)w->arena_len;
+	t->tags[slot] = tag_of(h);
+	t->n++;
+	if (wildcard)
+		w->suffix_labels[n] = true;
 	w->arena_len += RECORD_HEADER + name->len;
-	w->n_entries++;
 	return 1;
 }
 
-/* An empty list sized for at most max_entries names of total text size. */
-static int list_new(size_t max_entries, size_t text_size, struct tp_wkd **out)
+/* Room for n entries at a load factor of at most 0.8. */
+static int table_init(struct table *t, size_t n)
 {
+	t->capacity = n;
+	t->n_groups = n == 0 ? 0 : (n + n / 4) / GROUP + 1;
+	if (t->n_groups == 0)
+		return 0;
+	t->slots = calloc(t->n_groups * GROUP, sizeof(*t->slots));
+	t->tags = calloc(t->n_groups * GROUP, sizeof(*t->tags));
+	return t->slots && t->tags ? 0 : -ENOMEM;
+}
+
+static void table_free(struct table *t)
+{
+	free(t->slots);
+	free(t->tags);
+}
+
+/* An empty list for at most n_exact + n_suffix names of total text size. */
+static int list_new(size_t n_exact, size_t n_suffix, size_t text_size, struct tp_wkd **out)
+{
+	size_t max_entries = n_exact + n_suffix;
 	if (max_entries > TP_WKD_MAX_ENTRIES)
 		return TP_ETOOBIG;
 	/* A wire name is at most one octet longer than its text (escapes only
@@ -195,12 +273,10 @@ static int list_new(size_t max_entries, size_t text_size, struct tp_wkd **out)
 	struct tp_wkd *w = calloc(1, sizeof(*w));
 	if (w == NULL)
 		return -ENOMEM;
-	w->n_slots = max_entries + max_entries / 4 + 2;
 	w->arena_cap = arena;
 	w->arena = malloc(arena);
-	w->slots = calloc(w->n_slots, sizeof(*w->slots));
-	w->tags = calloc(w->n_slots, sizeof(*w->tags));
-	if (w->arena == NULL || w->slots == NULL || w->tags == NULL ||
+	if (w->arena == NULL || table_init(&w->exact, n_exact) < 0 ||
+	    table_init(&w->suffix, n_suffix) < 0 ||
 	    getrandom(&w->seed, sizeof(w->seed), 0) != (ssize_t)sizeof(w->seed)) {
 		tp_wkd_free(w);
 		return -ENOMEM;
@@ -209,12 +285,19 @@ static int list_new(size_t max_entries, size_t text_size, struct tp_wkd **out)
 	return 0;
 }
 
+/* Whether a line is a suffix entry (".example.net."), for sizing; "." alone
+ * is the root, an exact entry. */
+static bool is_suffix_entry(const char *text, size_t len)
+{
+	return len >= 2 && text[0] == '.' && text[1] != '\r';
+}
+
 /* Parse one line into a name. Returns NULL, or why it is bad. */
 static const char *parse_line(const char *text, size_t len, struct tp_dns_name *name,
 			      bool *wildcard)
 {
 	*wildcard = false;
-	if (len >= 2 && text[0] == '.') {
+	if (is_suffix_entry(text, len)) {
 		*wildcard = true;
 		text++;
 		len--;
@@ -277,14 +360,16 @@ static int add_line(struct tp_wkd *w, const char *text, size_t len, uint64_t lin
 static int build_from_text(const char *text, size_t size, tp_wkd_bad_line_fn bad_line,
 			   void *ctx, struct tp_wkd **out, struct tp_wkd_stats *st)
 {
-	size_t lines = 0;
+	size_t lines = 0, suffix_lines = 0;
 	for (const char *p = text; p < text + size;) {
 		const char *nl = memchr(p, '\n', (size_t)(text + size - p));
+		const char *end = nl ? nl : text + size;
 		lines++;
+		suffix_lines += is_suffix_entry(p, (size_t)(end - p));
 		p = nl ? nl + 1 : text + size;
 	}
 	struct tp_wkd *w;
-	int rc = list_new(lines, size, &w);
+	int rc = list_new(lines - suffix_lines, suffix_lines, size, &w);
 	if (rc < 0)
 		return rc;
 	uint64_t lineno = 0;
@@ -345,11 +430,13 @@ int tp_wkd_build(const char *const *names, size_t n, struct tp_wkd **out,
 		 struct tp_wkd_stats *out_stats)
 {
 	struct tp_wkd_stats st = { 0 };
-	size_t text = 0;
-	for (size_t i = 0; i < n; i++)
+	size_t text = 0, suffixes = 0;
+	for (size_t i = 0; i < n; i++) {
 		text += strlen(names[i]);
+		suffixes += is_suffix_entry(names[i], strlen(names[i]));
+	}
 	struct tp_wkd *w;
-	int rc = list_new(n, text, &w);
+	int rc = list_new(n - suffixes, suffixes, text, &w);
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -373,14 +460,14 @@ void tp_wkd_free(struct tp_wkd *w)
 	if (w == NULL)
 		return;
 	free(w->arena);
-	free(w->slots);
-	free(w->tags);
+	table_free(&w->exact);
+	table_free(&w->suffix);
 	free(w);
 }
 
 size_t tp_wkd_size(const struct tp_wkd *w)
 {
-	return w ? w->n_entries : 0;
+	return w ? w->exact.n + w->suffix.n : 0;
 }
 
 int tp_wkd_entry(const struct tp_wkd *w, uint32_t id, struct tp_dns_name *out,
@@ -404,5 +491,6 @@ size_t tp_wkd_memory(const struct tp_wkd *w)
 {
 	if (w == NULL)
 		return 0;
-	return sizeof(*w) + w->arena_cap + w->n_slots * (sizeof(*w->slots) + sizeof(*w->tags));
+	size_t slots = (w->exact.n_groups + w->suffix.n_groups) * GROUP;
+	return sizeof(*w) + w->arena_cap + slots * (sizeof(uint32_t) + sizeof(uint16_t));
 }
