@@ -8,7 +8,9 @@
  */
 #include "edge/edge.h"
 
+#include <errno.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +46,79 @@ static int select_types(struct tp_edge_config *cfg, const char *list)
 	return bad;
 }
 
+struct bad_lines {
+	const char *path;
+	unsigned shown;
+};
+
+static void report_bad_line(void *ctx, uint64_t line, const char *why)
+{
+	struct bad_lines *b = ctx;
+	if (b->shown++ < 20)
+		tp_log_err(edge, "%s:%" PRIu64 ": %s", b->path, line, why);
+}
+
+/* Loads the well-known list, logging what is wrong with it. */
+static struct tp_wkd *load_list(const char *path)
+{
+	struct bad_lines bad = { path, 0 };
+	struct tp_wkd_stats st;
+	struct tp_wkd *list;
+	int rc = tp_wkd_load(path, report_bad_line, &bad, &list, &st);
+	if (rc < 0) {
+		if (rc == TP_EMALF)
+			tp_log_err(edge, "%s: %" PRIu64 " bad lines; the list is not used "
+					 "(tapir wkd check %s lists them all)", path, st.bad, path);
+		else
+			tp_log_err(edge, "%s: %s", path, tp_strerror(rc));
+		return NULL;
+	}
+	tp_log_notice(edge, "%s: %zu names (%" PRIu64 " exact, %" PRIu64 " suffix, %" PRIu64
+			    " duplicates)", path, tp_wkd_size(list), st.exact, st.wildcard,
+		      st.duplicates);
+	return list;
+}
+
+void tp_edge_reload(struct tp_edge *e)
+{
+	if (e->hist == NULL) {
+		tp_log_notice(edge, "SIGHUP: nothing to reload");
+		return;
+	}
+	struct tp_wkd *list = load_list(e->cfg.well_known_file);
+	if (list == NULL) {
+		tp_log_err(edge, "SIGHUP: keeping the current well-known list");
+		return;
+	}
+	tp_hist_set_list(e->hist, list);
+	tp_log_notice(edge, "SIGHUP: the new well-known list applies from the next minute");
+}
+
+/* The keyed-mode secret: the whole file (trailing newline ignored). */
+static int load_key(const char *path, struct tp_prf_key *out)
+{
+	uint8_t secret[TP_PRF_SECRET_MAX + 2];
+	FILE *f = fopen(path, "rb");
+	if (f == NULL) {
+		fprintf(stderr, "histogram-hash-secret-file %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	size_t n = fread(secret, 1, sizeof(secret), f);
+	fclose(f);
+	while (n > 0 && (secret[n - 1] == '\n' || secret[n - 1] == '\r'))
+		n--;
+	int rc = n < TP_PRF_SECRET_MIN || n > TP_PRF_SECRET_MAX
+			 ? TP_EINVAL
+			 : tp_prf_key_derive(out, secret, n, "");
+	explicit_bzero(secret, sizeof(secret));
+	if (rc < 0) {
+		fprintf(stderr, "histogram-hash-secret-file %s: the secret must be %u to %u bytes\n",
+			path, TP_PRF_SECRET_MIN, TP_PRF_SECRET_MAX);
+		return -1;
+	}
+	return 0;
+}
+
 int tp_edge_main(int argc, char **argv)
 {
 	static struct tp_edge e; /* counters are large: not on the stack */
@@ -52,6 +127,10 @@ int tp_edge_main(int argc, char **argv)
 	uint64_t max_frame = TP_FRAME_DEFAULT_MAX;
 	uint64_t silence_warn = 60;
 	const char *unix_group = NULL;
+	const char *data_dir = NULL;
+	const char *hash_mode = "compat";
+	const char *hash_secret_file = NULL;
+	uint64_t explicit_threshold = 20, lateness_s = 10, future_skew_s = 5;
 	bool debug = false, help = false;
 
 	e.cfg.input_unix_mode = -1;
@@ -66,6 +145,13 @@ int tp_edge_main(int argc, char **argv)
 		{ "input-tcp", TP_OPT_STRING, &e.cfg.input_tcp, 0, 0, "listen for Frame Streams producers on HOST:PORT", false, false },
 		{ "max-frame-size", TP_OPT_UINT, &max_frame, TP_FRAME_MIN_MAX, TP_FRAME_HARD_MAX, "largest data frame accepted, in octets (default 1048576)", false, false },
 		{ "message-types", TP_OPT_STRING, &message_types, 0, 0, "dnstap message types to process (default CLIENT_RESPONSE,AUTH_RESPONSE)", false, false },
+		{ "data-dir", TP_OPT_STRING, &data_dir, 0, 0, "where output goes (parquet/histograms/outbox/...)", false, false },
+		{ "well-known-domains-file", TP_OPT_STRING, &e.cfg.well_known_file, 0, 0, "the well-known list; turns on the per-minute histograms", false, false },
+		{ "histogram-hll-explicit-threshold", TP_OPT_UINT, &explicit_threshold, 1, 8192, "distinct clients kept exact before the sketch (default 20)", false, false },
+		{ "histogram-hash-mode", TP_OPT_STRING, &hash_mode, 0, 0, "client hashing: compat (the reference's murmur3) or keyed (SipHash with a shared secret)", false, false },
+		{ "histogram-hash-secret-file", TP_OPT_STRING, &hash_secret_file, 0, 0, "file holding the federation secret for keyed mode", false, false },
+		{ "histogram-lateness", TP_OPT_UINT, &lateness_s, 0, 240, "seconds a minute stays open after its end for late frames (default 10)", false, false },
+		{ "histogram-future-skew", TP_OPT_UINT, &future_skew_s, 0, 3600, "seconds a frame may be stamped ahead of the wall clock (default 5)", false, false },
 		{ "summary-json", TP_OPT_STRING, &e.cfg.summary_json, 0, 0, "write the counters as JSON to this file at exit", false, false },
 		{ "debug", TP_OPT_BOOL, &debug, 0, 0, "log debug messages", false, false },
 		{ "help", TP_OPT_BOOL, &help, 0, 0, "show this help", true, false },
@@ -103,16 +189,62 @@ int tp_edge_main(int argc, char **argv)
 			e.cfg.input_unix_gid = (long)gr->gr_gid;
 		}
 	}
+	if (e.cfg.well_known_file && !data_dir) {
+		fprintf(stderr, "well-known-domains-file needs data-dir (where the histograms go)\n");
+		bad = -1;
+	}
+	if (strcmp(hash_mode, "compat") == 0) {
+		e.cfg.hist.hash = TP_HIST_HASH_COMPAT;
+		if (hash_secret_file) {
+			fprintf(stderr, "histogram-hash-secret-file is only used with histogram-hash-mode keyed\n");
+			bad = -1;
+		}
+	} else if (strcmp(hash_mode, "keyed") == 0) {
+		e.cfg.hist.hash = TP_HIST_HASH_KEYED;
+		if (!hash_secret_file) {
+			fprintf(stderr, "histogram-hash-mode keyed needs histogram-hash-secret-file\n");
+			bad = -1;
+		} else if (load_key(hash_secret_file, &e.cfg.hist.key) < 0) {
+			bad = -1;
+		}
+	} else {
+		fprintf(stderr, "histogram-hash-mode: expected compat or keyed, got '%s'\n", hash_mode);
+		bad = -1;
+	}
 	if (bad) {
 		fprintf(stderr, "try 'tapir edge --help'\n");
 		return 2;
 	}
 	e.cfg.max_frame_size = (size_t)max_frame;
+	e.cfg.hist.data_dir = data_dir;
+	e.cfg.hist.live = e.cfg.input_file == NULL;
+	e.cfg.hist.explicit_threshold = (uint32_t)explicit_threshold;
+	e.cfg.hist.lateness_us = (int64_t)lateness_s * 1000000;
+	e.cfg.hist.future_skew_us = (int64_t)future_skew_s * 1000000;
+	e.cfg.hist.start_us = tp_edge_now_us();
+	if (e.cfg.well_known_file) {
+		struct tp_wkd *list = load_list(e.cfg.well_known_file);
+		if (list == NULL)
+			return 1;
+		int rc = tp_hist_new(&e.cfg.hist, list, &e.hist);
+		if (rc < 0) {
+			fprintf(stderr, "histograms: %s\n", tp_strerror(rc));
+			return 1;
+		}
+	}
 	e.cfg.silence_warn_s = (unsigned)silence_warn;
 
 	int rc = e.cfg.input_file ? tp_edge_run_file(&e) : tp_edge_run_listen(&e);
+	if (e.hist) {
+		/* Nothing lost: every open minute is written (SPEC §10). */
+		tp_hist_flush(e.hist, tp_edge_now_us());
+		if (tp_hist_stats(e.hist)->write_errors)
+			rc = rc ? rc : -1;
+	}
 	tp_edge_summary_print(&e, stderr);
 	if (e.cfg.summary_json && tp_edge_summary_write_json(&e, e.cfg.summary_json) < 0)
 		rc = rc ? rc : -1;
+	tp_hist_free(e.hist);
+	tp_prf_key_wipe(&e.cfg.hist.key);
 	return rc == 0 ? 0 : 1;
 }

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "edge/histogram.h"
 #include "edge/stats.h"
 
 struct tp_edge_config {
@@ -27,12 +28,22 @@ struct tp_edge_config {
 	size_t max_frame_size;
 	bool selected[TP_DT_TYPE_MAX + 1];
 	const char *summary_json;
+	const char *well_known_file; /* histograms on when set */
+	struct tp_hist_config hist;
 };
 
 struct tp_edge {
 	struct tp_edge_config cfg;
 	struct tp_edge_stats stats;
+	struct tp_hist *hist;         /* NULL: histograms off */
 };
+
+/* Wall clock in UTC microseconds. */
+int64_t tp_edge_now_us(void);
+
+/* SIGHUP: reload what can be reloaded (the well-known list, applied from the
+ * next interval). A list that fails to load leaves the old one in place. */
+void tp_edge_reload(struct tp_edge *e);
 
 /* Run one data frame through the pipeline; counts the outcome. */
 void tp_edge_process(struct tp_edge *e, const uint8_t *frame, size_t len);

@@ -8,8 +8,8 @@
  * own lifetime, so a producer may reconnect any number of times (item 1).
  * A protocol fault closes only that connection, counted (items 6-8); the
  * process never exits because of what a producer sent. SIGTERM/SIGINT end
- * the loop after the frames already read have been processed; SIGHUP is
- * logged and otherwise ignored.
+ * the loop after the frames already read have been processed; SIGHUP
+ * reloads (tp_edge_reload).
  */
 #include "edge/edge.h"
 
@@ -382,9 +382,8 @@ static void on_signal(struct loop *l)
 	struct signalfd_siginfo si;
 	while (read(l->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			/* systemd's ExecReload sends SIGHUP: it must never kill us.
-			 * Nothing is reloadable yet. */
-			tp_log_notice(input, "SIGHUP: nothing to reload");
+			/* systemd's ExecReload sends SIGHUP: it reloads, never kills. */
+			tp_edge_reload(l->e);
 			continue;
 		}
 		l->stopping = true;
@@ -544,6 +543,8 @@ int tp_edge_run_listen(struct tp_edge *e)
 		}
 		l.now_ms = now_ms();
 		check_timers(&l);
+		if (e->hist)
+			tp_hist_tick(e->hist, tp_edge_now_us());
 	}
 	if (l.stopping) {
 		tp_log_notice(input, "shutting down");

@@ -9,6 +9,7 @@
 #include "edge/edge.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "dns/dns.h"
 #include "dnstap/dnstap.h"
@@ -79,6 +80,15 @@ static bool address_matches_family(const struct tp_dt_msg *m,
 	default:
 		return false;
 	}
+}
+
+int64_t tp_edge_now_us(void)
+{
+	struct timespec ts;
+	/* Coarse is enough to tell late and future frames (seconds apart), and
+	 * costs a few ns per frame. */
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 void tp_edge_process(struct tp_edge *e, const uint8_t *frame, size_t len)
@@ -162,6 +172,27 @@ void tp_edge_process(struct tp_edge *e, const uint8_t *frame, size_t len)
 	if (dns.qdcount > 1) {
 		drop(e, TP_DROP_multi_question);
 		return;
+	}
+
+	if (e->hist != NULL) {
+		struct tp_dns_name folded = dns.qname;
+		tp_dns_name_fold(&folded);
+		int64_t ts_us = (int64_t)sec * 1000000 + (int64_t)(nsec / 1000);
+		switch (tp_hist_add(e->hist, ts_us, &folded, dns.qtype, dns.qclass, dns.rcode,
+				    m.query_address.p, m.query_address.len, tp_edge_now_us())) {
+		case TP_HIST_LATE:
+			drop(e, TP_DROP_late);
+			return;
+		case TP_HIST_FUTURE:
+			drop(e, TP_DROP_future);
+			return;
+		case TP_HIST_WELL_KNOWN:
+			s->well_known++;
+			break;
+		case TP_HIST_NOT_WELL_KNOWN:
+			s->not_well_known++;
+			break;
+		}
 	}
 
 	/* Anomalies describe accepted frames only. */

@@ -34,7 +34,9 @@
 	X(bad_dns, FRAME, "DNS message truncated or malformed")                   \
 	X(bad_name, FRAME, "name with pointer loop, bad label or over 255 octets") \
 	X(empty_question, FRAME, "QDCOUNT is 0")                                 \
-	X(multi_question, FRAME, "QDCOUNT is more than 1")
+	X(multi_question, FRAME, "QDCOUNT is more than 1")                       \
+	X(late, FRAME, "its minute was already written (older than the lateness allows)") \
+	X(future, FRAME, "stamped later than the wall clock plus the allowed skew")
 
 enum tp_drop {
 #define TP_DROP_ENUM(name, kind, text) TP_DROP_##name,
@@ -62,6 +64,7 @@ bool tp_drop_is_stream(enum tp_drop d);
 struct tp_edge_stats {
 	uint64_t frames;        /* data frames read */
 	uint64_t processed;
+	uint64_t well_known, not_well_known; /* of processed, with histograms on */
 	uint64_t not_selected;  /* valid, but of a message type not selected */
 	uint64_t dropped[TP_DROP_COUNT];
 	uint64_t anomalies[TP_ANOMALY_COUNT];

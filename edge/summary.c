@@ -135,6 +135,18 @@ static json_t *summary_json(const struct tp_edge *e)
 	rc |= json_object_set_new(root, "by_socket_family", counts_by_table(s->by_family, family_names, 4));
 	rc |= json_object_set_new(root, "by_socket_protocol", counts_by_table(s->by_protocol, protocol_names, 9));
 	rc |= json_object_set_new(root, "connections", conn);
+	if (e->hist) {
+		const struct tp_hist_stats *hs = tp_hist_stats(e->hist);
+		json_t *hist = json_object();
+		rc |= set_u64(hist, "well_known", s->well_known);
+		rc |= set_u64(hist, "not_well_known", s->not_well_known);
+		rc |= set_u64(hist, "intervals_written", hs->intervals_written);
+		rc |= set_u64(hist, "rows_written", hs->rows_written);
+		rc |= set_u64(hist, "write_errors", hs->write_errors);
+		rc |= set_u64(hist, "rows_dropped", hs->rows_dropped);
+		rc |= set_u64(hist, "list_reloads", hs->reloads);
+		rc |= json_object_set_new(root, "histograms", hist);
+	}
 	json_t *warnings = json_array();
 	if (warnings && query_only(e))
 		rc |= json_array_append_new(warnings, json_string(query_only_warning));
@@ -198,6 +210,16 @@ void tp_edge_summary_print(const struct tp_edge *e, FILE *out)
 		if (s->by_rcode[r])
 			fprintf(out, " %s %" PRIu64, tp_dns_rcode_name(r, buf, sizeof(buf)), s->by_rcode[r]);
 	fprintf(out, "\n");
+	if (e->hist) {
+		const struct tp_hist_stats *hs = tp_hist_stats(e->hist);
+		fprintf(out, "  histograms: %" PRIu64 " well-known, %" PRIu64 " not; %" PRIu64
+			     " rows in %" PRIu64 " files", s->well_known, s->not_well_known,
+			hs->rows_written, hs->intervals_written);
+		if (hs->write_errors)
+			fprintf(out, "; %" PRIu64 " files NOT written (%" PRIu64 " rows)",
+				hs->write_errors, hs->rows_dropped);
+		fprintf(out, "\n");
+	}
 	if (query_only(e))
 		fprintf(out, "  warning: %s\n", query_only_warning);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "edge/edge.h"
+#include "tools.h"
 
 struct subcommand {
 	const char *name;
@@ -15,6 +16,8 @@ struct subcommand {
 
 static const struct subcommand subcommands[] = {
 	{ "edge", tp_edge_main, "read dnstap from a resolver and minimise it" },
+	{ "inspect", tp_inspect_main, "print a Parquet file tapir wrote as JSON lines" },
+	{ "wkd", tp_wkd_main, "check a well-known domains list" },
 };
 
 static void usage(FILE *out)
