@@ -171,5 +171,181 @@ class HistogramTest(unittest.TestCase):
                     self.assertEqual(sk['cardinality'], row[f'{fam}client_count'])
 
 
+def frame_at(tsec, qname='example.com.', client=b'\x7f\x00\x00\x01', rcode=0, qtype=1):
+    msg = harness.dnstap_message(qaddr=client, tsec=tsec, tnsec=0,
+                                 wire=harness.dns_message(qname, qtype=qtype, rcode=rcode))
+    return harness.data_frame(harness.dnstap_frame(msg))
+
+
+def parquet_rows(path):
+    p = subprocess.run([harness.TAPIR, 'inspect', path], capture_output=True, text=True,
+                       timeout=60, check=True)
+    return [json.loads(x) for x in p.stdout.splitlines()]
+
+
+class LiveHistogramTest(unittest.TestCase):
+    """Socket input: minutes rotate while the edge runs, SIGTERM writes the
+    open minute, late and future frames are counted, SIGHUP swaps the list."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix='tapir-live-hist-')
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.list = os.path.join(self.tmp, 'list.txt')
+        self.write_list('example.com.\n.example.net.\n')
+        self.data = os.path.join(self.tmp, 'data')
+        self.outbox = os.path.join(self.data, 'parquet', 'histograms', 'outbox')
+
+    def write_list(self, text):
+        with open(self.list + '.new', 'w') as f:
+            f.write(text)
+        os.replace(self.list + '.new', self.list)
+
+    def start(self, *args):
+        srv = harness.EdgeServer(self.tmp, args=['--well-known-domains-file', self.list,
+                                                 '--data-dir', self.data, *args])
+        self.addCleanup(srv.kill)
+        return srv
+
+    def files(self):
+        return sorted(glob.glob(os.path.join(self.outbox, '*.parquet')))
+
+    def test_a_minute_is_written_while_running_and_the_open_one_at_sigterm(self):
+        import time
+        now = time.time()
+        if now % 60 > 50:  # keep clear of a minute boundary
+            time.sleep(61 - now % 60)
+            now = time.time()
+        minute = int(now // 60 * 60)
+        lateness = int(math.ceil(now - minute)) + 3  # the previous minute closes in ~3 s
+        srv = self.start('--histogram-lateness', str(lateness))
+        s = srv.handshake()
+        s.sendall(frame_at(minute - 30) * 3 + frame_at(minute - 1, 'www.example.net.'))
+        s.sendall(frame_at(int(now), 'a.b.example.net.', rcode=3) * 2)
+        deadline = time.time() + 15
+        while not self.files() and time.time() < deadline:
+            time.sleep(0.2)
+        written = self.files()
+        self.assertEqual(len(written), 1, 'the previous minute is written while running')
+        rows = {(r['label1'], r['label0'], r['label2']): r for r in parquet_rows(written[0])}
+        self.assertEqual(rows[('example', 'com', None)]['a_count'], 3)
+        wild = rows[('example', 'net', '')]  # suffix entry: label2 is "", not NULL
+        self.assertEqual((wild['a_count'], wild['edm_status_bits']), (1, 2))
+        srv.finish(s)
+        rc, summary = srv.stop()
+        self.assertEqual(rc, 0)
+        files = self.files()
+        self.assertEqual(len(files), 2, 'SIGTERM writes the open minute')
+        last = parquet_rows(files[1])
+        self.assertEqual(len(last), 1)
+        self.assertEqual((last[0]['a_count'], last[0]['nx_count']), (2, 2))
+        m = re.match(r'dns_histogram-(.*)_(.*)\.parquet', os.path.basename(files[1]))
+        stop = time.strptime(m.group(2), '%Y-%m-%dT%H-%M-%SZ')
+        self.assertLess(abs(time.mktime(stop) - time.timezone - time.time()), 30,
+                        'the last interval ends at shutdown')
+        self.assertEqual(summary['histograms']['well_known'], 6)
+        self.assertEqual(summary['histograms']['intervals_written'], 2)
+
+    def test_late_and_future_frames_are_counted_not_binned(self):
+        import time
+        srv = self.start()
+        s = srv.handshake()
+        now = int(time.time())
+        s.sendall(frame_at(now - 3600) * 2 + frame_at(now + 3600) * 3 + frame_at(now))
+        srv.finish(s)
+        rc, summary = srv.stop()
+        self.assertEqual(rc, 0)
+        self.assertEqual(summary['dropped']['late'], 2)
+        self.assertEqual(summary['dropped']['future'], 3)
+        self.assertEqual(summary['processed'], 1)
+        harness.assert_accounting(self, summary)
+        self.assertEqual(len(self.files()), 1)
+
+    def test_sighup_swaps_the_list_from_the_next_minute(self):
+        import signal
+        import time
+        srv = self.start('--histogram-future-skew', '120')
+        now = int(time.time())
+        if now % 60 > 50:  # the frames below must share this minute
+            time.sleep(61 - now % 60)
+            now = int(time.time())
+        first = srv.handshake()
+        first.sendall(frame_at(now, 'example.com.'))  # opens this minute
+        srv.finish(first)  # FINISH: the frame has been read
+        s = srv.handshake()
+        self.write_list('example.org.\n')
+        srv.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while 'applies from the next minute' not in srv.log() and time.time() < deadline:
+            time.sleep(0.1)
+        # This minute keeps the old list; the next one uses the new list.
+        s.sendall(frame_at(now, 'example.org.') + frame_at(now, 'example.com.') +
+                  frame_at(now + 60, 'example.org.') + frame_at(now + 60, 'example.com.'))
+        self.write_list('Bad.Example.\n')
+        srv.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while 'keeping the current well-known list' not in srv.log() and time.time() < deadline:
+            time.sleep(0.1)
+        srv.finish(s)
+        rc, summary = srv.stop()
+        self.assertEqual(rc, 0)
+        self.assertIn('keeping the current well-known list', srv.log())
+        self.assertEqual(summary['histograms']['well_known'], 3)
+        self.assertEqual(summary['histograms']['not_well_known'], 2)
+        self.assertEqual(summary['histograms']['list_reloads'], 1)
+        rows = sorted((f"{r['label1']}.{r['label0']}.", r['a_count']) for f in self.files()
+                      for r in parquet_rows(f))
+        self.assertEqual(rows, [('example.com.', 2), ('example.org.', 1)])
+
+
+class OptionsTest(unittest.TestCase):
+    def test_keyed_mode_needs_a_secret_and_changes_the_sketch(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            lst = os.path.join(tmp, 'list')
+            with open(lst, 'w') as f:
+                f.write('example.com.\n')
+            frames = [harness.dnstap_frame(harness.dnstap_message(
+                qaddr=bytes([10, 0, i // 256, i % 256]), tsec=1764780000,
+                wire=harness.dns_message('example.com.'))) for i in range(40)]
+            data = harness.fstrm_file(frames)
+            _, err, rc = harness.run_edge_file(data, args=['--well-known-domains-file', lst, '--data-dir', tmp,
+                                                           '--histogram-hash-mode', 'keyed'], expect_rc=2)
+            self.assertIn('needs histogram-hash-secret-file', err)
+            secret = os.path.join(tmp, 'secret')
+            with open(secret, 'w') as f:
+                f.write('a federation secret of enough length\n')
+            sketches = {}
+            for mode in ('compat', 'keyed'):
+                out = os.path.join(tmp, mode)
+                extra = ['--histogram-hash-secret-file', secret] if mode == 'keyed' else []
+                harness.run_edge_file(data, args=['--well-known-domains-file', lst, '--data-dir', out,
+                                                  '--histogram-hash-mode', mode, *extra])
+                (path,) = glob.glob(os.path.join(out, 'parquet/histograms/outbox/*.parquet'))
+                (row,) = parquet_rows(path)
+                self.assertEqual(row['a_count'], 40)
+                self.assertGreater(row['v4client_count'], 30)
+                sketches[mode] = row['v4client_count_hll']
+            self.assertNotEqual(sketches['compat'], sketches['keyed'])
+
+    def test_list_needs_a_data_dir_and_bad_lists_are_refused(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            lst = os.path.join(tmp, 'list')
+            with open(lst, 'w') as f:
+                f.write('example.com.\nNot-Lower.com.\nno-dot.com\n')
+            data = harness.fstrm_file([])
+            _, err, _ = harness.run_edge_file(data, args=['--well-known-domains-file', lst], expect_rc=2)
+            self.assertIn('needs data-dir', err)
+            _, err, _ = harness.run_edge_file(data, args=['--well-known-domains-file', lst,
+                                                          '--data-dir', tmp], expect_rc=1)
+            self.assertIn(f'{lst}:2:', err)
+            self.assertIn(f'{lst}:3:', err)
+            p = subprocess.run([harness.TAPIR, 'wkd', 'check', lst], capture_output=True, text=True)
+            self.assertEqual(p.returncode, 1)
+            self.assertEqual([ln.split(':')[1] for ln in p.stdout.splitlines() if ln.startswith(lst + ':')
+                              and ln.split(':')[1].isdigit()], ['2', '3'])
+            p = subprocess.run([harness.TAPIR, 'wkd', 'check', LIST], capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertIn('99999 exact', p.stdout)
+
+
 if __name__ == '__main__':
     harness.main()
