@@ -44,4 +44,37 @@
 /* Protobuf: nesting we follow (Dnstap -> Message) and varint length. */
 #define TP_PB_VARINT_MAX_BYTES 10u
 
+/* Parquet (lib/parquet). The reader applies these to files it did not write;
+ * the writer stays inside them, so that everything tapir writes reads back.
+ * Leaf columns in a flat schema (the histogram has 26, sessions 25). */
+#define TP_PQ_COLUMNS_MAX 256u
+/* Octets in one column name or key/value metadata key, and in one
+ * key/value metadata value (the footer must stay under TP_PQ_FOOTER_MAX). */
+#define TP_PQ_NAME_MAX 256u
+#define TP_PQ_KV_VALUE_MAX 4096u
+/* Rows per row group: the writer's default and the hard ceiling of its
+ * option. A histogram minute has one row per well-known entry hit. */
+#define TP_PQ_ROW_GROUP_ROWS_DEFAULT (128u * 1024u)
+#define TP_PQ_ROW_GROUP_ROWS_MAX (1024u * 1024u)
+/* The writer also closes a row group once its buffered values reach this,
+ * so memory stays bounded whatever the row width. */
+#define TP_PQ_ROW_GROUP_BYTES_MAX (64u * 1024u * 1024u)
+/* One BYTE_ARRAY value (a label is <= 252 octets, a DNS message 64 KiB). */
+#define TP_PQ_VALUE_MAX (8u * 1024u * 1024u)
+/* A page, compressed or decompressed. The writer cuts pages near 1 MiB, and
+ * a page holding a single largest value still fits. Bounds every allocation
+ * the reader makes from a page header (no decompression bombs). */
+#define TP_PQ_PAGE_MAX (32u * 1024u * 1024u)
+/* The serialized FileMetaData (footer) and the whole file read into memory
+ * by tp_pq_reader_open(). */
+#define TP_PQ_FOOTER_MAX (16u * 1024u * 1024u)
+#define TP_PQ_FILE_MAX (1024u * 1024u * 1024u)
+/* Memory the reader holds for decoded pages and dictionaries at once. */
+#define TP_PQ_READER_MEM_MAX (512u * 1024u * 1024u)
+/* Thrift compact protocol: struct/list nesting followed (FileMetaData needs
+ * 6), row groups and key/value pairs in one footer. */
+#define TP_PQ_THRIFT_DEPTH_MAX 16u
+#define TP_PQ_ROW_GROUPS_MAX (64u * 1024u)
+#define TP_PQ_KV_MAX 1024u
+
 #endif

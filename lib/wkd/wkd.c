@@ -5,15 +5,15 @@
  * Memory layout, for 10 million entries in under 300 MB:
  *   arena: records [flags][wire length][wire name], back to back, ~20 octets
  *          per entry for typical names (no pointers, no per-entry malloc);
- *   two tables, exact entries and suffix entries, each of groups of 8 slots:
- *   slots: uint32_t arena offset per slot, load factor <= 0.8;
- *   tags:  uint16_t per slot, 0 = empty, else 16 hash bits (never 0), so a
- *          probe touches the arena only when 16 more bits agree.
- * A search scans one group of 8 tags (16 octets) and stops at the first
- * group with a free slot: there are no deletions, so a key is never stored
- * past a group that had room. A miss, the common case of the suffix
- * fallback, thus costs about one group; and with no suffix entries at all
- * (the shipped list) the fallback is skipped.
+ *   two tables, exact entries and suffix entries, of 64-octet groups, each
+ *   one cache line holding 10 slots: 10 uint16_t tags (0 = empty, else 16
+ *   hash bits, never 0) and 10 uint32_t arena offsets; load factor <= 0.8.
+ * A search reads one group and stops at the first group with a free slot:
+ * there are no deletions, so a key is never stored past a group that had
+ * room. A miss, the common case of the suffix fallback, thus costs about one
+ * cache line; a hit one more, in the arena, and only when 16 more hash bits
+ * agree. With no suffix entries at all (the shipped list) the fallback is
+ * skipped.
  *
  * Hashing: a name's hash is built from its rightmost label leftwards, so the
  * hashes of all its suffixes fall out of one pass (a suffix is the tail of
@@ -39,11 +39,18 @@
 #define RECORD_HEADER 2u
 #define MAX_LABELS 128u
 
-#define GROUP 8u
+#define GROUP 10u
+
+struct group {
+	uint16_t tag[GROUP];
+	uint32_t at[GROUP];
+	uint32_t unused;
+} __attribute__((aligned(64)));
+
+_Static_assert(sizeof(struct group) == 64, "a group is one cache line");
 
 struct table {
-	uint32_t *slots; /* from calloc(), n_groups * GROUP */
-	uint16_t *tags;  /* from calloc(), n_groups * GROUP */
+	struct group *groups; /* from aligned_alloc(), n_groups, zeroed */
 	size_t n_groups;
 	size_t n;        /* entries stored */
 	size_t capacity; /* entries it was sized for */
@@ -118,31 +125,35 @@ static uint16_t tag_of(uint64_t h)
 }
 
 #ifdef __SSE2__
-/* Keeps bits 0, 2, 4, ... 14 of a 16-bit movemask, packed into 8 bits. */
-static inline unsigned even_bits(unsigned m)
+/* Bits 0, 2, ... 14 of a byte mask of 16-bit lanes, packed into 8 bits. */
+static inline unsigned lanes16(__m128i cmp)
 {
-	m &= 0x5555u;
+	unsigned m = (unsigned)_mm_movemask_epi8(cmp) & 0x5555u;
 	m = (m | (m >> 1)) & 0x3333u;
 	m = (m | (m >> 2)) & 0x0f0fu;
-	m = (m | (m >> 4)) & 0x00ffu;
-	return m;
+	return (m | (m >> 4)) & 0x00ffu;
 }
 #endif
 
-/* Bit j set: tags[j] == tag; bit 8 + j set: tags[j] is free. */
-static unsigned group_match(const uint16_t *tags, uint16_t tag)
+/* Bit j set: tag[j] == tag; bit 16 + j set: tag[j] is free. */
+static unsigned group_match(const struct group *g, uint16_t tag)
 {
 #ifdef __SSE2__
-	__m128i g = _mm_loadu_si128((const __m128i *)(const void *)tags);
-	unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi16(g, _mm_set1_epi16((short)tag)));
-	unsigned zero = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi16(g, _mm_setzero_si128()));
-	/* movemask gives 2 bits per 16-bit lane: keep the even ones. */
-	return (unsigned)even_bits(eq) | (unsigned)even_bits(zero) << 8;
+	uint32_t last2;
+	memcpy(&last2, &g->tag[8], sizeof(last2));
+	__m128i lo = _mm_load_si128((const __m128i *)(const void *)g->tag);
+	__m128i hi = _mm_cvtsi32_si128((int)last2);
+	__m128i want = _mm_set1_epi16((short)tag), zero = _mm_setzero_si128();
+	unsigned eq = lanes16(_mm_cmpeq_epi16(lo, want)) |
+		      (lanes16(_mm_cmpeq_epi16(hi, want)) & 3u) << 8;
+	unsigned free_ = lanes16(_mm_cmpeq_epi16(lo, zero)) |
+			 (lanes16(_mm_cmpeq_epi16(hi, zero)) & 3u) << 8;
+	return eq | free_ << 16;
 #else
 	unsigned bits = 0;
 	for (unsigned j = 0; j < GROUP; j++) {
-		bits |= (unsigned)(tags[j] == tag) << j;
-		bits |= (unsigned)(tags[j] == 0) << (8 + j);
+		bits |= (unsigned)(g->tag[j] == tag) << j;
+		bits |= (unsigned)(g->tag[j] == 0) << (16 + j);
 	}
 	return bits;
 #endif
@@ -158,18 +169,19 @@ static uint32_t find(const struct tp_wkd *w, const struct table *t, uint64_t h,
 	uint16_t tag = tag_of(h);
 	size_t g = group_of(t, h);
 	for (;;) {
-		unsigned bits = group_match(t->tags + g * GROUP, tag);
-		for (unsigned eq = bits & 0xffu; eq != 0; eq &= eq - 1) {
-			size_t slot = g * GROUP + (size_t)__builtin_ctz(eq);
-			uint32_t at = t->slots[slot];
+		const struct group *grp = &t->groups[g];
+		unsigned bits = group_match(grp, tag);
+		for (unsigned eq = bits & 0xffffu; eq != 0; eq &= eq - 1) {
+			unsigned j = (unsigned)__builtin_ctz(eq);
+			uint32_t at = grp->at[j];
 			const uint8_t *rec = w->arena + at;
 			if (rec[1] == len && memcmp(rec + RECORD_HEADER, wire, len) == 0) {
-				*out_slot = slot;
+				*out_slot = g * GROUP + j;
 				return at;
 			}
 		}
-		if (bits >> 8) {
-			*out_slot = g * GROUP + (size_t)__builtin_ctz(bits >> 8);
+		if (bits >> 16) {
+			*out_slot = g * GROUP + (size_t)__builtin_ctz(bits >> 16);
 			return UINT32_MAX;
 		}
 		if (++g == t->n_groups)
@@ -232,8 +244,8 @@ static int insert(struct tp_wkd *w, const struct tp_dns_name *name, bool wildcar
 	rec[0] = wildcard ? FLAG_WILDCARD : 0;
 	rec[1] = (uint8_t)name->len;
 	memcpy(rec + RECORD_HEADER, name->wire, name->len);
-	t->slots[slot] = (uint32_t)w->arena_len;
-	t->tags[slot] = tag_of(h);
+	t->groups[slot / GROUP].at[slot % GROUP] = (uint32_t)w->arena_len;
+	t->groups[slot / GROUP].tag[slot % GROUP] = tag_of(h);
 	t->n++;
 	if (wildcard)
 		w->suffix_labels[n] = true;
@@ -248,15 +260,16 @@ static int table_init(struct table *t, size_t n)
 	t->n_groups = n == 0 ? 0 : (n + n / 4) / GROUP + 1;
 	if (t->n_groups == 0)
 		return 0;
-	t->slots = calloc(t->n_groups * GROUP, sizeof(*t->slots));
-	t->tags = calloc(t->n_groups * GROUP, sizeof(*t->tags));
-	return t->slots && t->tags ? 0 : -ENOMEM;
+	t->groups = aligned_alloc(64, t->n_groups * sizeof(*t->groups));
+	if (t->groups == NULL)
+		return -ENOMEM;
+	memset(t->groups, 0, t->n_groups * sizeof(*t->groups));
+	return 0;
 }
 
 static void table_free(struct table *t)
 {
-	free(t->slots);
-	free(t->tags);
+	free(t->groups);
 }
 
 /* An empty list for at most n_exact + n_suffix names of total text size. */
@@ -491,6 +504,6 @@ size_t tp_wkd_memory(const struct tp_wkd *w)
 {
 	if (w == NULL)
 		return 0;
-	size_t slots = (w->exact.n_groups + w->suffix.n_groups) * GROUP;
-	return sizeof(*w) + w->arena_cap + slots * (sizeof(uint32_t) + sizeof(uint16_t));
+	return sizeof(*w) + w->arena_cap +
+	       (w->exact.n_groups + w->suffix.n_groups) * sizeof(struct group);
 }
