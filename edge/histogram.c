@@ -296,7 +296,8 @@ static void schema(struct tp_pq_column cols[N_COLS])
 static int put_clients(struct tp_pq_writer *w, size_t count_col, size_t hll_col,
 		       const struct tp_hll *sketch)
 {
-	uint8_t buf[TP_HLL_SERIALIZED_MAX];
+	/* log2m 10, regwidth 4: a dense sketch is 3 + 512 octets. */
+	uint8_t buf[1024];
 	int rc = tp_pq_set_u64(w, count_col, sketch ? tp_hll_cardinality(sketch) : 0);
 	if (rc < 0)
 		return rc;
