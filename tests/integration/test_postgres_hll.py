@@ -34,6 +34,7 @@ What must match, and when (each case below pins one rule):
 
 Exit 77 (skipped) when PostgreSQL 15, the hll extension or hll_tool is absent.
 """
+import json
 import math
 import os
 import random
@@ -358,6 +359,66 @@ class PostgresHll(unittest.TestCase):
         self.assertEqual(int(card), 16)                  # estimate 15.11, not 15
         # A single 15-value explicit sketch is still read exactly.
         self.assertEqual(PG.sql(f"SELECT hll_cardinality({lit(u['hex'])});"), ['15'])
+
+
+class HistogramRowsInPostgres(unittest.TestCase):
+    """The sketches of real histogram rows: tapir edge on the medium Unbound
+    capture with the reference's list; PostgreSQL reads every sketch that
+    left the edge, and its union of a name's minutes equals ours."""
+
+    def test_every_row_and_every_union(self):
+        capture = os.path.join(harness.DATA, 'unbound-medium.dnstap')
+        wkd = os.path.join(harness.DATA, 'well-known-domains.txt')
+        if not os.path.exists(capture):
+            self.skipTest(f'{capture} absent')
+        with tempfile.TemporaryDirectory() as tmp:
+            harness.run_edge_file(path=capture, args=['--well-known-domains-file', wkd,
+                                                      '--data-dir', tmp])
+            rows = []
+            outbox = os.path.join(tmp, 'parquet', 'histograms', 'outbox')
+            for f in sorted(os.listdir(outbox)):
+                out = subprocess.run([harness.TAPIR, 'inspect', '--hll', os.path.join(outbox, f)],
+                                     capture_output=True, text=True, check=True, timeout=60).stdout
+                for line in out.splitlines():
+                    r = json.loads(line)
+                    name = '.'.join(r[f'label{i}'] for i in range(9, -1, -1) if r[f'label{i}'] is not None)
+                    for fam in ('v4', 'v6'):
+                        sk = r[f'{fam}client_count_hll']
+                        if sk is not None:
+                            rows.append((name, fam, sk['bytes'][2:], r[f'{fam}client_count']))
+        self.assertGreater(len(rows), 50)
+        values = ',\n'.join(f"({i}, '{n}', '{fam}', {lit(h)}, {c})" for i, (n, fam, h, c) in enumerate(rows))
+        got = PG.sql('CREATE TEMP TABLE r (id int, name text, fam text, h hll, n bigint);\n'
+                     f'INSERT INTO r VALUES {values};\n'
+                     'SELECT id, ceil(hll_cardinality(h))::bigint, n FROM r ORDER BY id;')
+        self.assertEqual(len(got), len(rows))
+        for line in got:
+            _, pg, ours = line.split('|')
+            self.assertEqual(int(pg), int(ours), line)
+
+        groups = {}
+        for n, fam, h, _ in rows:
+            groups.setdefault((n, fam), []).append(h)
+        groups = {k: v for k, v in groups.items() if len(v) > 1}
+        self.assertGreater(len(groups), 10)
+        script = ['CREATE TEMP TABLE r (id int, name text, fam text, h hll, n bigint);']
+        script.append('INSERT INTO r VALUES ' + ',\n'.join(
+            f"({i}, '{n}', '{fam}', {lit(h)}, 0)" for i, (n, fam, h, _) in enumerate(rows)) + ';')
+        script.append("SELECT name || '/' || fam, ceil(hll_cardinality(hll_union_agg(h)))::bigint "
+                      'FROM r GROUP BY name, fam HAVING count(*) > 1 ORDER BY 1;')
+        pg = dict(line.split('|') for line in PG.sql('\n'.join(script)))
+        commands = []
+        keys = sorted(groups)
+        for key in keys:
+            commands.append('clear')
+            for h in groups[key]:
+                commands += ['new', 'load ' + h]
+            commands.append('union')
+        out = [ln for ln in tool(commands) if ln != 'ok']
+        self.assertEqual(len(out), len(keys))
+        for key, line in zip(keys, out):
+            ours = parse_sketch(line)['card']
+            self.assertEqual(int(pg[f'{key[0]}/{key[1]}']), ours, key)
 
 
 if __name__ == '__main__':
