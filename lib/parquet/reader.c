@@ -142,15 +142,8 @@ struct tp_pq_reader {
 
 /* ---- Thrift helpers ------------------------------------------------------------ */
 
-/* 1 with a field, 0 at the end of the struct, < 0 on error. */
-static int next_field(struct tc_r *t, int16_t *last, int16_t *id,
-		      uint8_t *type)
-{
-	int rc = tc_r_field(t, last, id, type);
-	if (rc != 0)
-		return rc;
-	return *type == TC_STOP ? 0 : 1;
-}
+/* The bit of a field id in a seen/required mask (ids below 32). */
+#define FLD(id) (1u << (id))
 
 static void mark(uint32_t *seen, int16_t id)
 {
@@ -161,6 +154,29 @@ static void mark(uint32_t *seen, int16_t id)
 static bool has(uint32_t seen, int id)
 {
 	return (seen >> id) & 1u;
+}
+
+/* Decode one field of a struct: its value starts at t. */
+typedef int (*field_fn)(struct tc_r *t, int16_t id, uint8_t ty, void *ctx);
+
+/* Decode the fields of the struct at t, one call of fn per field, marking
+ * each id in *seen; at the end every field in required must have been seen
+ * (TP_EMISSING). The one loop behind every struct of the footer and the
+ * page headers; what a struct checks beyond its required fields (unions,
+ * repeated fields) stays with its decoder. */
+static int dec_fields(struct tc_r *t, field_fn fn, void *ctx, uint32_t *seen,
+		      uint32_t required)
+{
+	int16_t last = 0, id;
+	uint8_t ty;
+	for (;;) {
+		TRY(tc_r_field(t, &last, &id, &ty));
+		if (ty == TC_STOP)
+			break;
+		mark(seen, id);
+		TRY(fn(t, id, ty, ctx));
+	}
+	return (*seen & required) == required ? 0 : TP_EMISSING;
 }
 
 /* Decode a struct-valued field (or list element) with fn. */
@@ -199,407 +215,329 @@ static void *grow_one(void *arr, size_t n, size_t *cap, size_t elem,
 	return p;
 }
 
+/* Decode a list field of structs into arr (empty, *n == 0), each element
+ * by fn into zeroed room grown one element at a time (grow_one) and never
+ * past max elements. *once: the field may appear only once (TP_EMALF).
+ * Returns the array, moved or not, with *rc set; also on error, when it
+ * holds the *n elements begun so far for the owner to free. */
+static void *dec_list(struct tc_r *t, uint8_t ty, bool *once, void *arr,
+		      size_t *n, size_t elem, size_t max, struct_fn fn,
+		      int *rc)
+{
+	uint8_t et;
+	size_t count, cap = 0;
+	*rc = 0;
+	if (*once) {
+		*rc = TP_EMALF;
+		return arr;
+	}
+	*once = true;
+	*rc = tc_r_list(t, ty, &et, &count);
+	if (*rc != 0)
+		return arr;
+	if (et != TC_STRUCT) {
+		*rc = TP_EMALF;
+		return arr;
+	}
+	for (size_t i = 0; i < count; i++) {
+		uint8_t *p = grow_one(arr, *n, &cap, elem, max, rc);
+		if (p == NULL)
+			return arr;
+		arr = p;
+		(*n)++;
+		*rc = dec_struct(t, et, fn, p + i * elem);
+		if (*rc != 0)
+			return arr;
+	}
+	tc_r_leave(t);
+	return arr;
+}
+
 /* ---- footer: schema ------------------------------------------------------------- */
+
+/* TimeUnit, a union: the member's id is the unit. */
+struct unit_dec {
+	struct relem *e;
+	int n; /* members seen (must be 1) */
+};
+
+static int unit_field(struct tc_r *t, int16_t id, uint8_t ty, void *ctx)
+{
+	struct unit_dec *u = ctx;
+	if (ty != TC_STRUCT)
+		return TP_EMALF;
+	u->e->lt_unit = id;
+	u->n++;
+	return tc_r_skip(t, ty, false); /* MilliSeconds{} etc. */
+}
 
 static int dec_unit(struct tc_r *t, void *ctx)
 {
+	struct unit_dec u = { .e = ctx, .n = 0 };
+	uint32_t seen = 0;
+	TRY(dec_fields(t, unit_field, &u, &seen, 0));
+	return u.n == 1 ? 0 : TP_EMALF; /* a union holds one member */
+}
+
+static int timestamp_field(struct tc_r *t, int16_t id, uint8_t ty, void *ctx)
+{
 	struct relem *e = ctx;
-	int16_t last = 0, id;
-	uint8_t ty;
-	int more, n = 0;
-	while ((more = next_field(t, &last, &id, &ty)) > 0) {
-		if (ty != TC_STRUCT)
-			return TP_EMALF;
-		e->lt_unit = id;
-		n++;
-		TRY(tc_r_skip(t, ty, false)); /* MilliSeconds{} etc. */
-	}
-	if (more < 0)
-		return more;
-	return n == 1 ? 0 : TP_EMALF; /* a union holds one member */
+	if (id == 1)
+		return tc_r_bool(t, ty, &e->lt_utc);
+	if (id == 2)
+		return dec_struct(t, ty, dec_unit, e);
+	return tc_r_skip(t, ty, false);
 }
 
 static int dec_timestamp(struct tc_r *t, void *ctx)
 {
 	struct relem *e = ctx;
-	int16_t last = 0, id;
-	uint8_t ty;
-	int more;
-	while ((more = next_field(t, &last, &id, &ty)) > 0) {
-		mark(&e->lt_seen, id);
-		if (id == 1)
-			TRY(tc_r_bool(t, ty, &e->lt_utc));
-		else if (id == 2)
-			TRY(dec_struct(t, ty, dec_unit, e));
-		else
-			TRY(tc_r_skip(t, ty, false));
-	}
-	if (more < 0)
-		return more;
-	return has(e->lt_seen, 1) && has(e->lt_seen, 2) ? 0 : TP_EMISSING;
+	return dec_fields(t, timestamp_field, e, &e->lt_seen,
+			  FLD(1) | FLD(2));
+}
+
+static int int_type_field(struct tc_r *t, int16_t id, uint8_t ty, void *ctx)
+{
+	struct relem *e = ctx;
+	if (id == 1)
+		return tc_r_i8(t, ty, &e->lt_bits);
+	if (id == 2)
+		return tc_r_bool(t, ty, &e->lt_signed);
+	return tc_r_skip(t, ty, false);
 }
 
 static int dec_int_type(struct tc_r *t, void *ctx)
 {
 	struct relem *e = ctx;
-	int16_t last = 0, id;
-	uint8_t ty;
-	int more;
-	while ((more = next_field(t, &last, &id, &ty)) > 0) {
-		mark(&e->lt_seen, id);
-		if (id == 1)
-			TRY(tc_r_i8(t, ty, &e->lt_bits));
-		else if (id == 2)
-			TRY(tc_r_bool(t, ty, &e->lt_signed));
-		else
-			TRY(tc_r_skip(t, ty, false));
-	}
-	if (more < 0)
-		return more;
-	return has(e->lt_seen, 1) && has(e->lt_seen, 2) ? 0 : TP_EMISSING;
+	return dec_fields(t, int_type_field, e, &e->lt_seen,
+			  FLD(1) | FLD(2));
+}
+
+static int logical_field(struct tc_r *t, int16_t id, uint8_t ty, void *ctx)
+{
+	struct relem *e = ctx;
+	if (ty != TC_STRUCT)
+		return TP_EMALF;
+	e->lt = id;
+	e->lt_members++;
+	if (id == PQ_LT_TIMESTAMP)
+		return dec_struct(t, ty, dec_timestamp, e);
+	if (id == PQ_LT_INTEGER)
+		return dec_struct(t, ty, dec_int_type, e);
+	return tc_r_skip(t, ty, false); /* STRING{} or unknown */
 }
 
 static int dec_logical(struct tc_r *t, void *ctx)
 {
 	struct relem *e = ctx;
-	int16_t last = 0, id;
-	uint8_t ty;
-	int more;
-	while ((more = next_field(t, &last, &id, &ty)) > 0) {
-		if (ty != TC_STRUCT)
-			return TP_EMALF;
-		e->lt = id;
-		e->lt_members++;
-		if (id == PQ_LT_TIMESTAMP)
-			TRY(dec_struct(t, ty, dec_timestamp, e));
-		else if (id == PQ_LT_INTEGER)
-			TRY(dec_struct(t, ty, dec_int_type, e));
-		else
-			TRY(tc_r_skip(t, ty, false)); /* STRING{} or unknown */
-	}
-	if (more < 0)
-		return more;
+	uint32_t seen = 0;
+	TRY(dec_fields(t, logical_field, e, &seen, 0));
 	return e->lt_members == 1 ? 0 : TP_EMALF;
+}
+
+static int elem_field(struct tc_r *t, int16_t id, uint8_t ty, void *ctx)
+{
+	struct relem *e = ctx;
+	switch (id) {
+	case 1:
+		return tc_r_i32(t, ty, &e->type);
+	case 3:
+		return tc_r_i32(t, ty, &e->rep);
+	case 4:
+		return tc_r_binary(t, ty, &e->name, &e->name_len);
+	case 5:
+		return tc_r_i32(t, ty, &e->num_children);
+	case 6:
+		return tc_r_i32(t, ty, &e->ct);
+	case 10:
+		if (e->lt_members != 0)
+			return TP_EMALF; /* twice */
+		return dec_struct(t, ty, dec_logical, e);
+	default:
+		return tc_r_skip(t, ty, false);
+	}
 }
 
 static int dec_elem(struct tc_r *t, void *ctx)
 {
 	struct relem *e = ctx;
-	int16_t last = 0, id;
-	uint8_t ty;
-	int more;
-	while ((more = next_field(t, &last, &id, &ty)) > 0) {
-		int rc;
-		mark(&e->seen, id);
-		switch (id) {
-		case 1:
-			rc = tc_r_i32(t, ty, &e->type);
-			break;
-		case 3:
-			rc = tc_r_i32(t, ty, &e->rep);
-			break;
-		case 4:
-			rc = tc_r_binary(t, ty, &e->name, &e->name_len);
-			break;
-		case 5:
-			rc = tc_r_i32(t, ty, &e->num_children);
-			break;
-		case 6:
-			rc = tc_r_i32(t, ty, &e->ct);
-			break;
-		case 10:
-			if (e->lt_members != 0)
-				return TP_EMALF; /* twice */
-			rc = dec_struct(t, ty, dec_logical, e);
-			break;
-		default:
-			rc = tc_r_skip(t, ty, false);
-			break;
-		}
-		if (rc != 0)
-			return rc;
-	}
-	if (more < 0)
-		return more;
-	return has(e->seen, 4) ? 0 : TP_EMISSING;
+	return dec_fields(t, elem_field, e, &e->seen, FLD(4));
 }
 
 static int dec_schema(struct tc_r *t, uint8_t ty, struct tp_pq_reader *r)
 {
+	int rc;
+	/* One element more than the columns: the root. */
+	r->elems = dec_list(t, ty, &r->has_schema, r->elems, &r->n_elems,
+			    sizeof(*r->elems), TP_PQ_COLUMNS_MAX + 1u,
+			    dec_elem, &rc);
+	return rc;
+}
+
+/* ---- footer: row groups --------------------------------------------------------- */
+
+/* path_in_schema: a list of strings; flat columns keep only the first. */
+static int dec_path(struct tc_r *t, uint8_t ty, struct rchunk *c)
+{
 	uint8_t et;
-	size_t n, cap = 0;
-	if (r->has_schema)
-		return TP_EMALF;
-	r->has_schema = true;
+	size_t n;
 	TRY(tc_r_list(t, ty, &et, &n));
-	if (et != TC_STRUCT)
-		return TP_EMALF;
+	c->path_n = n;
 	for (size_t i = 0; i < n; i++) {
-		int rc = 0;
-		struct relem *p = grow_one(r->elems, r->n_elems, &cap,
-					   sizeof(*p), TP_PQ_COLUMNS_MAX + 1u,
-					   &rc);
-		if (p == NULL)
-			return rc;
-		r->elems = p;
-		r->n_elems++;
-		TRY(dec_struct(t, et, dec_elem, &r->elems[i]));
+		const uint8_t *p;
+		size_t len;
+		TRY(tc_r_binary(t, et, &p, &len));
+		if (i == 0) {
+			c->path0 = p;
+			c->path0_len = len;
+		}
 	}
 	tc_r_leave(t);
 	return 0;
 }
 
-/* ---- footer: row groups --------------------------------------------------------- */
+static int col_meta_field(struct tc_r *t, int16_t id, uint8_t ty, void *ctx)
+{
+	struct rchunk *c = ctx;
+	switch (id) {
+	case 1:
+		return tc_r_i32(t, ty, &c->type);
+	case 3:
+		return dec_path(t, ty, c);
+	case 4:
+		return tc_r_i32(t, ty, &c->codec);
+	case 5:
+		return tc_r_i64(t, ty, &c->num_values);
+	case 7:
+		return tc_r_i64(t, ty, &c->total_comp);
+	case 9:
+		return tc_r_i64(t, ty, &c->data_off);
+	case 11:
+		return tc_r_i64(t, ty, &c->dict_off);
+	default:
+		/* encodings, sizes we recompute, statistics, ... */
+		return tc_r_skip(t, ty, false);
+	}
+}
 
 static int dec_col_meta(struct tc_r *t, void *ctx)
 {
 	struct rchunk *c = ctx;
-	int16_t last = 0, id;
-	uint8_t ty;
-	int more;
-	while ((more = next_field(t, &last, &id, &ty)) > 0) {
-		int rc;
-		mark(&c->meta_seen, id);
-		switch (id) {
-		case 1:
-			rc = tc_r_i32(t, ty, &c->type);
-			break;
-		case 3: {
-			uint8_t et;
-			size_t n;
-			rc = tc_r_list(t, ty, &et, &n);
-			if (rc != 0)
-				break;
-			c->path_n = n;
-			for (size_t i = 0; i < n && rc == 0; i++) {
-				const uint8_t *p;
-				size_t len;
-				rc = tc_r_binary(t, et, &p, &len);
-				if (i == 0) {
-					c->path0 = p;
-					c->path0_len = len;
-				}
-			}
-			tc_r_leave(t);
-			break;
-		}
-		case 4:
-			rc = tc_r_i32(t, ty, &c->codec);
-			break;
-		case 5:
-			rc = tc_r_i64(t, ty, &c->num_values);
-			break;
-		case 7:
-			rc = tc_r_i64(t, ty, &c->total_comp);
-			break;
-		case 9:
-			rc = tc_r_i64(t, ty, &c->data_off);
-			break;
-		case 11:
-			rc = tc_r_i64(t, ty, &c->dict_off);
-			break;
-		default:
-			/* encodings, sizes we recompute, statistics, ... */
-			rc = tc_r_skip(t, ty, false);
-			break;
-		}
-		if (rc != 0)
-			return rc;
+	return dec_fields(t, col_meta_field, c, &c->meta_seen,
+			  FLD(1) | FLD(2) | FLD(3) | FLD(4) | FLD(5) | FLD(6) |
+				  FLD(7) | FLD(9));
+}
+
+static int chunk_field(struct tc_r *t, int16_t id, uint8_t ty, void *ctx)
+{
+	struct rchunk *c = ctx;
+	switch (id) {
+	case 1: /* file_path: data in another file */
+	case 8: /* crypto_metadata */
+	case 9: /* encrypted_column_metadata */
+		return -ENOTSUP;
+	case 3:
+		if (c->has_meta)
+			return TP_EMALF;
+		c->has_meta = true;
+		return dec_struct(t, ty, dec_col_meta, c);
+	default:
+		return tc_r_skip(t, ty, false);
 	}
-	if (more < 0)
-		return more;
-	static const int required[] = { 1, 2, 3, 4, 5, 6, 7, 9 };
-	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
-		if (!has(c->meta_seen, required[i]))
-			return TP_EMISSING;
-	return 0;
 }
 
 static int dec_chunk(struct tc_r *t, void *ctx)
 {
 	struct rchunk *c = ctx;
-	int16_t last = 0, id;
-	uint8_t ty;
-	int more;
-	while ((more = next_field(t, &last, &id, &ty)) > 0) {
-		mark(&c->seen, id);
-		switch (id) {
-		case 1: /* file_path: data in another file */
-		case 8: /* crypto_metadata */
-		case 9: /* encrypted_column_metadata */
-			return -ENOTSUP;
-		case 3:
-			if (c->has_meta)
-				return TP_EMALF;
-			c->has_meta = true;
-			TRY(dec_struct(t, ty, dec_col_meta, c));
-			break;
-		default:
-			TRY(tc_r_skip(t, ty, false));
-			break;
-		}
+	/* Field 3 was seen exactly when has_meta is set. */
+	return dec_fields(t, chunk_field, c, &c->seen, FLD(3));
+}
+
+static int rg_field(struct tc_r *t, int16_t id, uint8_t ty, void *ctx)
+{
+	struct rrg *g = ctx;
+	int rc;
+	if (id == 1) {
+		g->chunks = dec_list(t, ty, &g->has_columns, g->chunks,
+				     &g->n_chunks, sizeof(*g->chunks),
+				     TP_PQ_COLUMNS_MAX, dec_chunk, &rc);
+		return rc;
 	}
-	if (more < 0)
-		return more;
-	return c->has_meta ? 0 : TP_EMISSING;
+	if (id == 3)
+		return tc_r_i64(t, ty, &g->num_rows);
+	return tc_r_skip(t, ty, false);
 }
 
 static int dec_rg(struct tc_r *t, void *ctx)
 {
 	struct rrg *g = ctx;
-	int16_t last = 0, id;
-	uint8_t ty;
-	int more;
-	while ((more = next_field(t, &last, &id, &ty)) > 0) {
-		mark(&g->seen, id);
-		if (id == 1) {
-			uint8_t et;
-			size_t n, cap = 0;
-			if (g->has_columns)
-				return TP_EMALF;
-			g->has_columns = true;
-			TRY(tc_r_list(t, ty, &et, &n));
-			if (et != TC_STRUCT)
-				return TP_EMALF;
-			for (size_t i = 0; i < n; i++) {
-				int rc = 0;
-				struct rchunk *p = grow_one(
-					g->chunks, g->n_chunks, &cap,
-					sizeof(*p), TP_PQ_COLUMNS_MAX, &rc);
-				if (p == NULL)
-					return rc;
-				g->chunks = p;
-				g->n_chunks++;
-				TRY(dec_struct(t, et, dec_chunk, &g->chunks[i]));
-			}
-			tc_r_leave(t);
-		} else if (id == 3) {
-			TRY(tc_r_i64(t, ty, &g->num_rows));
-		} else {
-			TRY(tc_r_skip(t, ty, false));
-		}
-	}
-	if (more < 0)
-		return more;
-	return g->has_columns && has(g->seen, 2) && has(g->seen, 3)
-		       ? 0
-		       : TP_EMISSING;
+	/* Field 1 was seen exactly when has_columns is set. */
+	return dec_fields(t, rg_field, g, &g->seen, FLD(1) | FLD(2) | FLD(3));
 }
 
 static int dec_rgs(struct tc_r *t, uint8_t ty, struct tp_pq_reader *r)
 {
-	uint8_t et;
-	size_t n, cap = 0;
-	if (r->has_rgs)
-		return TP_EMALF;
-	r->has_rgs = true;
-	TRY(tc_r_list(t, ty, &et, &n));
-	if (et != TC_STRUCT)
-		return TP_EMALF;
-	for (size_t i = 0; i < n; i++) {
-		int rc = 0;
-		struct rrg *p = grow_one(r->rgs, r->n_rgs, &cap, sizeof(*p),
-					 TP_PQ_ROW_GROUPS_MAX, &rc);
-		if (p == NULL)
-			return rc;
-		r->rgs = p;
-		r->n_rgs++;
-		TRY(dec_struct(t, et, dec_rg, &r->rgs[i]));
-	}
-	tc_r_leave(t);
-	return 0;
+	int rc;
+	r->rgs = dec_list(t, ty, &r->has_rgs, r->rgs, &r->n_rgs,
+			  sizeof(*r->rgs), TP_PQ_ROW_GROUPS_MAX, dec_rg, &rc);
+	return rc;
 }
 
 /* ---- footer: the rest ----------------------------------------------------------- */
 
-static int dec_kv_elem(struct tc_r *t, void *ctx)
+static int kv_field(struct tc_r *t, int16_t id, uint8_t ty, void *ctx)
 {
 	struct rkv *kv = ctx;
-	int16_t last = 0, id;
-	uint8_t ty;
-	int more;
+	if (id == 1)
+		return tc_r_binary(t, ty, &kv->key.data, &kv->key.len);
+	if (id == 2)
+		return tc_r_binary(t, ty, &kv->value.data, &kv->value.len);
+	return tc_r_skip(t, ty, false);
+}
+
+static int dec_kv_elem(struct tc_r *t, void *ctx)
+{
 	uint32_t seen = 0;
-	while ((more = next_field(t, &last, &id, &ty)) > 0) {
-		mark(&seen, id);
-		if (id == 1)
-			TRY(tc_r_binary(t, ty, &kv->key.data, &kv->key.len));
-		else if (id == 2)
-			TRY(tc_r_binary(t, ty, &kv->value.data,
-					&kv->value.len));
-		else
-			TRY(tc_r_skip(t, ty, false));
-	}
-	if (more < 0)
-		return more;
-	return has(seen, 1) ? 0 : TP_EMISSING;
+	return dec_fields(t, kv_field, ctx, &seen, FLD(1));
 }
 
 static int dec_kv(struct tc_r *t, uint8_t ty, struct tp_pq_reader *r)
 {
-	uint8_t et;
-	size_t n, cap = 0;
-	if (r->has_kv)
-		return TP_EMALF;
-	r->has_kv = true;
-	TRY(tc_r_list(t, ty, &et, &n));
-	if (et != TC_STRUCT)
-		return TP_EMALF;
-	for (size_t i = 0; i < n; i++) {
-		int rc = 0;
-		struct rkv *p = grow_one(r->kv, r->n_kv, &cap, sizeof(*p),
-					 TP_PQ_KV_MAX, &rc);
-		if (p == NULL)
-			return rc;
-		r->kv = p;
-		r->n_kv++;
-		TRY(dec_struct(t, et, dec_kv_elem, &r->kv[i]));
+	int rc;
+	r->kv = dec_list(t, ty, &r->has_kv, r->kv, &r->n_kv, sizeof(*r->kv),
+			 TP_PQ_KV_MAX, dec_kv_elem, &rc);
+	return rc;
+}
+
+static int file_meta_field(struct tc_r *t, int16_t id, uint8_t ty, void *ctx)
+{
+	struct tp_pq_reader *r = ctx;
+	int32_t version;
+	switch (id) {
+	case 1:
+		return tc_r_i32(t, ty, &version);
+	case 2:
+		return dec_schema(t, ty, r);
+	case 3:
+		return tc_r_i64(t, ty, &r->num_rows);
+	case 4:
+		return dec_rgs(t, ty, r);
+	case 5:
+		return dec_kv(t, ty, r);
+	case 6:
+		return tc_r_binary(t, ty, &r->created_by.data,
+				   &r->created_by.len);
+	case 8: /* encryption_algorithm: plaintext footer, encrypted columns */
+		return -ENOTSUP;
+	default:
+		return tc_r_skip(t, ty, false);
 	}
-	tc_r_leave(t);
-	return 0;
 }
 
 static int dec_file_meta(struct tc_r *t, struct tp_pq_reader *r)
 {
-	int16_t last = 0, id;
-	uint8_t ty;
-	int more;
-	while ((more = next_field(t, &last, &id, &ty)) > 0) {
-		int32_t version;
-		mark(&r->seen, id);
-		switch (id) {
-		case 1:
-			TRY(tc_r_i32(t, ty, &version));
-			break;
-		case 2:
-			TRY(dec_schema(t, ty, r));
-			break;
-		case 3:
-			TRY(tc_r_i64(t, ty, &r->num_rows));
-			break;
-		case 4:
-			TRY(dec_rgs(t, ty, r));
-			break;
-		case 5:
-			TRY(dec_kv(t, ty, r));
-			break;
-		case 6:
-			TRY(tc_r_binary(t, ty, &r->created_by.data,
-					&r->created_by.len));
-			break;
-		case 8: /* encryption_algorithm: plaintext footer, encrypted
-			 * columns */
-			return -ENOTSUP;
-		default:
-			TRY(tc_r_skip(t, ty, false));
-			break;
-		}
-	}
-	if (more < 0)
-		return more;
-	for (int f = 1; f <= 4; f++)
-		if (!has(r->seen, f))
-			return TP_EMISSING;
-	return 0;
+	return dec_fields(t, file_meta_field, r, &r->seen,
+			  FLD(1) | FLD(2) | FLD(3) | FLD(4));
 }
 
 /* ---- footer: judgement ------------------------------------------------------------ */
@@ -1001,94 +939,73 @@ struct page_hdr {
 	int32_t num_values, encoding, def_encoding;
 };
 
+static int data_hdr_field(struct tc_r *t, int16_t id, uint8_t ty, void *ctx)
+{
+	struct page_hdr *h = ctx;
+	int32_t rep_enc;
+	if (id == 1)
+		return tc_r_i32(t, ty, &h->num_values);
+	if (id == 2)
+		return tc_r_i32(t, ty, &h->encoding);
+	if (id == 3)
+		return tc_r_i32(t, ty, &h->def_encoding);
+	if (id == 4)
+		return tc_r_i32(t, ty, &rep_enc); /* no rep levels */
+	return tc_r_skip(t, ty, false);
+}
+
 static int dec_data_hdr(struct tc_r *t, void *ctx)
 {
 	struct page_hdr *h = ctx;
-	int16_t last = 0, id;
-	uint8_t ty;
-	int more;
-	int32_t rep_enc;
-	while ((more = next_field(t, &last, &id, &ty)) > 0) {
-		mark(&h->sub_seen, id);
-		if (id == 1)
-			TRY(tc_r_i32(t, ty, &h->num_values));
-		else if (id == 2)
-			TRY(tc_r_i32(t, ty, &h->encoding));
-		else if (id == 3)
-			TRY(tc_r_i32(t, ty, &h->def_encoding));
-		else if (id == 4)
-			TRY(tc_r_i32(t, ty, &rep_enc)); /* no rep levels */
-		else
-			TRY(tc_r_skip(t, ty, false));
-	}
-	if (more < 0)
-		return more;
-	for (int f = 1; f <= 4; f++)
-		if (!has(h->sub_seen, f))
-			return TP_EMISSING;
-	return 0;
+	return dec_fields(t, data_hdr_field, h, &h->sub_seen,
+			  FLD(1) | FLD(2) | FLD(3) | FLD(4));
+}
+
+static int dict_hdr_field(struct tc_r *t, int16_t id, uint8_t ty, void *ctx)
+{
+	struct page_hdr *h = ctx;
+	if (id == 1)
+		return tc_r_i32(t, ty, &h->num_values);
+	if (id == 2)
+		return tc_r_i32(t, ty, &h->encoding);
+	return tc_r_skip(t, ty, false);
 }
 
 static int dec_dict_hdr(struct tc_r *t, void *ctx)
 {
 	struct page_hdr *h = ctx;
-	int16_t last = 0, id;
-	uint8_t ty;
-	int more;
-	while ((more = next_field(t, &last, &id, &ty)) > 0) {
-		mark(&h->sub_seen, id);
-		if (id == 1)
-			TRY(tc_r_i32(t, ty, &h->num_values));
-		else if (id == 2)
-			TRY(tc_r_i32(t, ty, &h->encoding));
-		else
-			TRY(tc_r_skip(t, ty, false));
+	return dec_fields(t, dict_hdr_field, h, &h->sub_seen, FLD(1) | FLD(2));
+}
+
+static int page_hdr_field(struct tc_r *t, int16_t id, uint8_t ty, void *ctx)
+{
+	struct page_hdr *h = ctx;
+	switch (id) {
+	case 1:
+		return tc_r_i32(t, ty, &h->type);
+	case 2:
+		return tc_r_i32(t, ty, &h->uncomp);
+	case 3:
+		return tc_r_i32(t, ty, &h->comp);
+	case 5:
+		if (h->has_data || h->has_dict)
+			return TP_EMALF;
+		h->has_data = true;
+		return dec_struct(t, ty, dec_data_hdr, h);
+	case 7:
+		if (h->has_data || h->has_dict)
+			return TP_EMALF;
+		h->has_dict = true;
+		return dec_struct(t, ty, dec_dict_hdr, h);
+	default: /* crc, index and v2 headers, unknown fields */
+		return tc_r_skip(t, ty, false);
 	}
-	if (more < 0)
-		return more;
-	return has(h->sub_seen, 1) && has(h->sub_seen, 2) ? 0 : TP_EMISSING;
 }
 
 static int dec_page_hdr(struct tc_r *t, struct page_hdr *h)
 {
-	int16_t last = 0, id;
-	uint8_t ty;
-	int more;
-	while ((more = next_field(t, &last, &id, &ty)) > 0) {
-		mark(&h->seen, id);
-		switch (id) {
-		case 1:
-			TRY(tc_r_i32(t, ty, &h->type));
-			break;
-		case 2:
-			TRY(tc_r_i32(t, ty, &h->uncomp));
-			break;
-		case 3:
-			TRY(tc_r_i32(t, ty, &h->comp));
-			break;
-		case 5:
-			if (h->has_data || h->has_dict)
-				return TP_EMALF;
-			h->has_data = true;
-			TRY(dec_struct(t, ty, dec_data_hdr, h));
-			break;
-		case 7:
-			if (h->has_data || h->has_dict)
-				return TP_EMALF;
-			h->has_dict = true;
-			TRY(dec_struct(t, ty, dec_dict_hdr, h));
-			break;
-		default: /* crc, index and v2 headers, unknown fields */
-			TRY(tc_r_skip(t, ty, false));
-			break;
-		}
-	}
-	if (more < 0)
-		return more;
-	for (int f = 1; f <= 3; f++)
-		if (!has(h->seen, f))
-			return TP_EMISSING;
-	return 0;
+	return dec_fields(t, page_hdr_field, h, &h->seen,
+			  FLD(1) | FLD(2) | FLD(3));
 }
 
 /* Check that growing a buffer from cap to n octets stays under the
