@@ -21,6 +21,7 @@
  */
 #include "wkd/wkd.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -66,12 +67,23 @@ struct tp_wkd {
 	uint64_t seed;
 };
 
+/* Mixes one label (length octet and content, n octets at p) into h.
+ * p must have 8 readable octets past the label: the last chunk is loaded
+ * whole and masked (see suffix_states). */
 static uint64_t absorb(uint64_t h, const uint8_t *p, size_t n)
 {
-	for (size_t i = 0; i < n; i += 8) {
-		uint64_t chunk = 0;
-		size_t k = n - i < 8 ? n - i : 8;
-		memcpy(&chunk, p + i, k);
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t chunk;
+		memcpy(&chunk, p + i, 8);
+		chunk = le64toh(chunk);
+		h = (h ^ chunk) * UINT64_C(0x9e3779b97f4a7c15);
+		h ^= h >> 29;
+	}
+	if (i < n) {
+		uint64_t chunk;
+		memcpy(&chunk, p + i, 8);
+		chunk = le64toh(chunk) & (~UINT64_C(0) >> (64 - 8 * (n - i))); /* first n - i octets */
 		h = (h ^ chunk) * UINT64_C(0x9e3779b97f4a7c15);
 		h ^= h >> 29;
 	}
@@ -107,9 +119,13 @@ static size_t label_offsets(const struct tp_dns_name *name, uint8_t off[MAX_LABE
 static void suffix_states(const struct tp_wkd *w, const struct tp_dns_name *name,
 			  const uint8_t *off, size_t n, uint64_t *state)
 {
+	/* A copy with 8 spare octets, so absorb() loads whole 8-octet chunks. */
+	uint8_t wire[TP_DNS_NAME_MAX + 8];
+	memcpy(wire, name->wire, name->len);
+	memset(wire + name->len, 0, 8);
 	state[n] = w->seed;
 	for (size_t i = n; i-- > 0;)
-		state[i] = absorb(state[i + 1], name->wire + off[i], 1u + name->wire[off[i]]);
+		state[i] = absorb(state[i + 1], wire + off[i], 1u + wire[off[i]]);
 }
 
 static size_t group_of(const struct table *t, uint64_t h)
@@ -124,31 +140,24 @@ static uint16_t tag_of(uint64_t h)
 	return t ? t : 1;
 }
 
-#ifdef __SSE2__
-/* Bits 0, 2, ... 14 of a byte mask of 16-bit lanes, packed into 8 bits. */
-static inline unsigned lanes16(__m128i cmp)
-{
-	unsigned m = (unsigned)_mm_movemask_epi8(cmp) & 0x5555u;
-	m = (m | (m >> 1)) & 0x3333u;
-	m = (m | (m >> 2)) & 0x0f0fu;
-	return (m | (m >> 4)) & 0x00ffu;
-}
-#endif
-
 /* Bit j set: tag[j] == tag; bit 16 + j set: tag[j] is free. */
 static unsigned group_match(const struct group *g, uint16_t tag)
 {
 #ifdef __SSE2__
+	/* Tags 0-7 in one register, 8-9 in the low lanes of another; packing
+	 * the 16-bit comparisons to bytes gives one mask bit per tag. */
 	uint32_t last2;
 	memcpy(&last2, &g->tag[8], sizeof(last2));
 	__m128i lo = _mm_load_si128((const __m128i *)(const void *)g->tag);
 	__m128i hi = _mm_cvtsi32_si128((int)last2);
 	__m128i want = _mm_set1_epi16((short)tag), zero = _mm_setzero_si128();
-	unsigned eq = lanes16(_mm_cmpeq_epi16(lo, want)) |
-		      (lanes16(_mm_cmpeq_epi16(hi, want)) & 3u) << 8;
-	unsigned free_ = lanes16(_mm_cmpeq_epi16(lo, zero)) |
-			 (lanes16(_mm_cmpeq_epi16(hi, zero)) & 3u) << 8;
-	return eq | free_ << 16;
+	unsigned eq = (unsigned)_mm_movemask_epi8(
+		_mm_packs_epi16(_mm_cmpeq_epi16(lo, want), _mm_cmpeq_epi16(hi, want)));
+	unsigned free_ = (unsigned)_mm_movemask_epi8(
+		_mm_packs_epi16(_mm_cmpeq_epi16(lo, zero), _mm_cmpeq_epi16(hi, zero)));
+	/* Lanes past tag 9 hold zeros: never equal to a tag (never 0), always
+	 * "free", so they are masked off. */
+	return (eq & 0x3ffu) | (free_ & 0x3ffu) << 16;
 #else
 	unsigned bits = 0;
 	for (unsigned j = 0; j < GROUP; j++) {
