@@ -79,19 +79,49 @@ static struct tp_wkd *load_list(const char *path)
 	return list;
 }
 
+static void *reload_thread(void *arg)
+{
+	struct tp_edge *e = arg;
+	e->reload.result = load_list(e->cfg.well_known_file);
+	atomic_store(&e->reload.done, true);
+	return NULL;
+}
+
 void tp_edge_reload(struct tp_edge *e)
 {
 	if (e->hist == NULL) {
 		tp_log_notice(edge, "SIGHUP: nothing to reload");
 		return;
 	}
-	struct tp_wkd *list = load_list(e->cfg.well_known_file);
-	if (list == NULL) {
-		tp_log_err(edge, "SIGHUP: keeping the current well-known list");
+	if (e->reload.running) {
+		tp_log_warning(edge, "SIGHUP: a reload is still running; this one is ignored");
 		return;
 	}
-	tp_hist_set_list(e->hist, list);
-	tp_log_notice(edge, "SIGHUP: the new well-known list applies from the next minute");
+	e->reload.result = NULL;
+	atomic_store(&e->reload.done, false);
+	int rc = pthread_create(&e->reload.thread, NULL, reload_thread, e);
+	if (rc != 0) {
+		tp_log_err(edge, "SIGHUP: cannot start the reload: %s", strerror(rc));
+		return;
+	}
+	e->reload.running = true;
+}
+
+void tp_edge_poll(struct tp_edge *e, bool wait)
+{
+	if (e->reload.running && (wait || atomic_load(&e->reload.done))) {
+		pthread_join(e->reload.thread, NULL);
+		e->reload.running = false;
+		if (e->reload.result == NULL) {
+			tp_log_err(edge, "SIGHUP: keeping the current well-known list");
+		} else {
+			tp_hist_set_list(e->hist, e->reload.result);
+			e->reload.result = NULL;
+			tp_log_notice(edge, "SIGHUP: the new well-known list applies from the next minute");
+		}
+	}
+	if (e->hist)
+		tp_hist_tick(e->hist, tp_edge_now_us());
 }
 
 /* The keyed-mode secret: the whole file (trailing newline ignored). */
@@ -235,6 +265,7 @@ int tp_edge_main(int argc, char **argv)
 	e.cfg.silence_warn_s = (unsigned)silence_warn;
 
 	int rc = e.cfg.input_file ? tp_edge_run_file(&e) : tp_edge_run_listen(&e);
+	tp_edge_poll(&e, true);
 	if (e.hist) {
 		/* Nothing lost: every open minute is written (SPEC §10). */
 		tp_hist_flush(e.hist, tp_edge_now_us());

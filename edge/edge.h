@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "edge/histogram.h"
@@ -32,18 +34,33 @@ struct tp_edge_config {
 	struct tp_hist_config hist;
 };
 
+/* A list reload runs in its own thread, so loading 10 million names never
+ * stalls the input; the input thread picks the result up (tp_edge_poll). */
+struct tp_edge_reload {
+	pthread_t thread;
+	bool running;               /* input thread only: a thread to join */
+	atomic_bool done;           /* set by the reload thread when it ends */
+	struct tp_wkd *result;      /* the loaded list or NULL; read after done */
+};
+
 struct tp_edge {
 	struct tp_edge_config cfg;
 	struct tp_edge_stats stats;
 	struct tp_hist *hist;         /* NULL: histograms off */
+	struct tp_edge_reload reload;
 };
 
 /* Wall clock in UTC microseconds. */
 int64_t tp_edge_now_us(void);
 
-/* SIGHUP: reload what can be reloaded (the well-known list, applied from the
- * next interval). A list that fails to load leaves the old one in place. */
+/* SIGHUP: start reloading what can be reloaded (the well-known list). A
+ * list that fails to load leaves the old one in place. */
 void tp_edge_reload(struct tp_edge *e);
+
+/* Called by the input loop about once a second: applies a finished reload
+ * (the new list counts from the next interval) and writes finished minutes.
+ * With wait, blocks until a running reload ends (shutdown). */
+void tp_edge_poll(struct tp_edge *e, bool wait);
 
 /* Run one data frame through the pipeline; counts the outcome. */
 void tp_edge_process(struct tp_edge *e, const uint8_t *frame, size_t len);

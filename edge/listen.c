@@ -543,8 +543,7 @@ int tp_edge_run_listen(struct tp_edge *e)
 		}
 		l.now_ms = now_ms();
 		check_timers(&l);
-		if (e->hist)
-			tp_hist_tick(e->hist, tp_edge_now_us());
+		tp_edge_poll(e, false);
 	}
 	if (l.stopping) {
 		tp_log_notice(input, "shutting down");
