@@ -28,8 +28,12 @@ static int select_types(struct tp_edge_config *cfg, const char *list)
 	memset(cfg->selected, 0, sizeof(cfg->selected));
 	const char *p = list;
 	while (*p) {
+		while (*p == ' ')
+			p++;
 		const char *comma = strchr(p, ',');
 		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		while (len > 0 && p[len - 1] == ' ')
+			len--;
 		uint32_t t = tp_dt_type_from_name(p, len);
 		if (t == 0) {
 			fprintf(stderr, "message-types: unknown dnstap message type '%.*s' "
@@ -39,9 +43,7 @@ static int select_types(struct tp_edge_config *cfg, const char *list)
 		} else {
 			cfg->selected[t] = true;
 		}
-		p += len;
-		if (*p == ',')
-			p++;
+		p = comma ? comma + 1 : p + len;
 	}
 	return bad;
 }
@@ -85,6 +87,13 @@ static void *reload_thread(void *arg)
 	e->reload.result = load_list(e->cfg.well_known_file);
 	atomic_store(&e->reload.done, true);
 	return NULL;
+}
+
+void tp_edge_report(const struct tp_edge *e)
+{
+	tp_edge_summary_print(e, stderr);
+	if (e->cfg.summary_json)
+		(void)tp_edge_summary_write_json(e, e->cfg.summary_json);
 }
 
 void tp_edge_reload(struct tp_edge *e)
@@ -155,7 +164,8 @@ int tp_edge_main(int argc, char **argv)
 	const char *config_file = NULL;
 	const char *message_types = default_types;
 	uint64_t max_frame = TP_FRAME_DEFAULT_MAX;
-	uint64_t silence_warn = 60;
+	uint64_t silence_warn = 300;
+	uint64_t buffer_limit = TP_INPUT_BUFFER_DEFAULT;
 	const char *unix_group = NULL;
 	const char *data_dir = NULL;
 	const char *hash_mode = "compat";
@@ -171,7 +181,8 @@ int tp_edge_main(int argc, char **argv)
 		{ "input-unix", TP_OPT_STRING, &e.cfg.input_unix, 0, 0, "listen for Frame Streams producers on this unix socket", false, false },
 		{ "input-unix-mode", TP_OPT_MODE, &e.cfg.input_unix_mode, 0, 0, "file mode of the unix socket, e.g. 0660", false, false },
 		{ "input-unix-group", TP_OPT_STRING, &unix_group, 0, 0, "group owning the unix socket (the resolver's group)", false, false },
-		{ "input-silence-warn", TP_OPT_UINT, &silence_warn, 0, 86400, "warn when a connected producer sends nothing for this many seconds (0 = never; default 60)", false, false },
+		{ "input-silence-warn", TP_OPT_UINT, &silence_warn, 0, 86400, "warn when a connected producer sends nothing for this many seconds (0 = never; default 300)", false, false },
+		{ "input-buffer-limit", TP_OPT_UINT, &buffer_limit, 2u * TP_FRAME_MIN_MAX, UINT64_C(1) << 40, "octets of read buffers for all producers together (default 268435456)", false, false },
 		{ "input-tcp", TP_OPT_STRING, &e.cfg.input_tcp, 0, 0, "listen for Frame Streams producers on HOST:PORT", false, false },
 		{ "max-frame-size", TP_OPT_UINT, &max_frame, TP_FRAME_MIN_MAX, TP_FRAME_HARD_MAX, "largest data frame accepted, in octets (default 1048576)", false, false },
 		{ "message-types", TP_OPT_STRING, &message_types, 0, 0, "dnstap message types to process (default CLIENT_RESPONSE,AUTH_RESPONSE)", false, false },
@@ -189,10 +200,9 @@ int tp_edge_main(int argc, char **argv)
 	const size_t n_opts = sizeof(opts) / sizeof(opts[0]);
 	const char *synopsis = "tapir edge (--input-file FILE | --input-unix PATH | --input-tcp HOST:PORT) [options]";
 
-	if (tp_opts_parse(opts, n_opts, argc, argv, &config_file) != 0) {
-		fprintf(stderr, "try 'tapir edge --help'\n");
-		return 2;
-	}
+	/* Every problem is reported before giving up (SPEC §10): option and
+	 * file errors first, then the checks between options. */
+	int bad = tp_opts_parse(opts, n_opts, argc, argv, &config_file) != 0 ? -1 : 0;
 	if (help) {
 		tp_opts_usage(opts, n_opts, synopsis);
 		return 0;
@@ -200,7 +210,7 @@ int tp_edge_main(int argc, char **argv)
 	if (debug)
 		tp_log_threshold = TP_LOG_DEBUG;
 
-	int bad = select_types(&e.cfg, message_types);
+	bad |= select_types(&e.cfg, message_types);
 	int inputs = !!e.cfg.input_file + !!e.cfg.input_unix + !!e.cfg.input_tcp;
 	if (inputs != 1) {
 		fprintf(stderr, "exactly one of --input-file, --input-unix, --input-tcp is required\n");
@@ -241,11 +251,20 @@ int tp_edge_main(int argc, char **argv)
 		fprintf(stderr, "histogram-hash-mode: expected compat or keyed, got '%s'\n", hash_mode);
 		bad = -1;
 	}
+	if (buffer_limit < 2 * (max_frame + 8)) {
+		fprintf(stderr, "input-buffer-limit must hold at least two frames of max-frame-size\n");
+		bad = -1;
+	}
+	if (e.cfg.input_tcp && tp_edge_check_tcp(e.cfg.input_tcp) < 0)
+		bad = -1;
+	if (e.cfg.summary_json && tp_edge_summary_check(e.cfg.summary_json) < 0)
+		bad = -1;
 	if (bad) {
 		fprintf(stderr, "try 'tapir edge --help'\n");
 		return 2;
 	}
 	e.cfg.max_frame_size = (size_t)max_frame;
+	e.cfg.input_buffer_limit = (size_t)buffer_limit;
 	e.cfg.hist.data_dir = data_dir;
 	e.cfg.hist.live = e.cfg.input_file == NULL;
 	e.cfg.hist.explicit_threshold = (uint32_t)explicit_threshold;
@@ -265,6 +284,9 @@ int tp_edge_main(int argc, char **argv)
 	e.cfg.silence_warn_s = (unsigned)silence_warn;
 
 	int rc = e.cfg.input_file ? tp_edge_run_file(&e) : tp_edge_run_listen(&e);
+	if (rc == TP_EINTR)
+		tp_log_notice(edge, "interrupted: the summary covers the %" PRIu64 " frames read",
+			      e.stats.frames);
 	tp_edge_poll(&e, true);
 	if (e.hist) {
 		/* Nothing lost: every open minute is written (SPEC §10). */

@@ -27,6 +27,7 @@ struct tp_edge_config {
 	int input_unix_mode;     /* -1 = leave as umask made it */
 	long input_unix_gid;     /* -1 = leave as created */
 	unsigned silence_warn_s; /* 0 = no silent-producer alarm */
+	size_t input_buffer_limit; /* all connections' buffers together */
 	size_t max_frame_size;
 	bool selected[TP_DT_TYPE_MAX + 1];
 	const char *summary_json;
@@ -53,6 +54,9 @@ struct tp_edge {
 /* Wall clock in UTC microseconds. */
 int64_t tp_edge_now_us(void);
 
+/* SIGUSR1: the counters so far, on stderr and in --summary-json. */
+void tp_edge_report(const struct tp_edge *e);
+
 /* SIGHUP: start reloading what can be reloaded (the well-known list). A
  * list that fails to load leaves the old one in place. */
 void tp_edge_reload(struct tp_edge *e);
@@ -68,6 +72,12 @@ void tp_edge_process(struct tp_edge *e, const uint8_t *frame, size_t len);
 /* Input loops. Return 0 or a negative code (already logged). */
 int tp_edge_run_file(struct tp_edge *e);
 int tp_edge_run_listen(struct tp_edge *e);
+
+/* Start-up checks, so a mistake is reported before a long run, not after:
+ * the summary path must be writable ("-" = stdout) and not a special file;
+ * HOST:PORT must have a port 1-65535. Print the problem; 0 or -1. */
+int tp_edge_summary_check(const char *path);
+int tp_edge_check_tcp(const char *spec);
 
 /* Summaries: JSON for machines, a few lines for people. */
 int tp_edge_summary_write_json(const struct tp_edge *e, const char *path);

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -32,6 +33,35 @@ static void show_progress(const struct tp_edge *e, const struct tp_dt_reader *r,
 		e->stats.frames, tp_dt_reader_offset(r) >> 20, e->stats.processed);
 }
 
+/* Set by signal handlers, read by the loop (async-signal-safe). */
+static volatile sig_atomic_t stop_signal, report_signal;
+
+static void on_stop(int sig)
+{
+	stop_signal = sig;
+}
+
+static void on_report(int sig)
+{
+	(void)sig;
+	report_signal = 1;
+}
+
+/* SIGTERM/SIGINT end a batch run early but cleanly: what was read is
+ * counted, written and summarised. SIGUSR1 prints the counters so far.
+ * No SA_RESTART, so a read blocked on a pipe returns at once. */
+static void catch_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_report;
+	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGHUP, &sa, NULL);
+}
+
 int tp_edge_run_file(struct tp_edge *e)
 {
 	const char *path = e->cfg.input_file;
@@ -51,6 +81,8 @@ int tp_edge_run_file(struct tp_edge *e)
 		return rc;
 	}
 
+	catch_signals();
+
 	/* SPEC §10: progress on a terminal, quiet otherwise. */
 	bool progress = isatty(STDERR_FILENO);
 	struct timespec last = { 0, 0 };
@@ -59,7 +91,17 @@ int tp_edge_run_file(struct tp_edge *e)
 	for (;;) {
 		const uint8_t *frame;
 		size_t len;
+		if (stop_signal) {
+			rc = TP_EINTR;
+			break;
+		}
+		if (report_signal) {
+			report_signal = 0;
+			tp_edge_report(e);
+		}
 		rc = tp_dt_reader_next(r, &frame, &len);
+		if (rc == -EINTR)
+			continue; /* the flags above decide */
 		if (rc == 1) {
 			tp_edge_process(e, frame, len);
 			if (progress && (++n & 0xffff) == 0)

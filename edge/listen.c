@@ -16,7 +16,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <stdio.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +48,7 @@ struct conn {
 	size_t cap, start, end;
 	int64_t handshake_deadline_ms;
 	int64_t last_frame_ms; /* for the silent-producer alarm */
+	int64_t last_read_ms;  /* any octet: who to evict when the table is full */
 	bool silent;           /* alarm raised and not yet cleared */
 	bool seen_bytes;
 	bool would_block;      /* the last recv found nothing waiting */
@@ -55,6 +60,8 @@ struct loop {
 	struct conn *conns[TP_MAX_CONNECTIONS];
 	unsigned next_id;
 	int64_t now_ms; /* monotonic, refreshed once per loop turn */
+	size_t buffered; /* octets of connection buffers, all connections */
+	int64_t accept_paused_until_ms; /* out of fds: listener out of epoll */
 	bool stopping;
 };
 
@@ -72,6 +79,7 @@ static void conn_close(struct loop *l, size_t slot)
 		l->e->stats.conn_silent_now--;
 	epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
+	l->buffered -= c->cap;
 	free(c->buf);
 	free(c);
 	l->conns[slot] = NULL;
@@ -231,9 +239,14 @@ static int make_room(struct loop *l, struct conn *c)
 	if (c->cap >= limit)
 		return TP_EBUG; /* a whole frame always fits in limit */
 	size_t cap = c->cap * 2 < limit ? c->cap * 2 : limit;
+	/* All connections together stay under one ceiling, so producers that
+	 * announce big frames and trickle them cannot take the memory. */
+	if (l->buffered - c->cap + cap > l->e->cfg.input_buffer_limit)
+		return TP_ETOOBIG;
 	uint8_t *buf = realloc(c->buf, cap);
 	if (buf == NULL)
 		return -ENOMEM;
+	l->buffered += cap - c->cap;
 	c->buf = buf;
 	c->cap = cap;
 	return 0;
@@ -244,7 +257,10 @@ static void on_readable(struct loop *l, size_t slot)
 	struct conn *c = l->conns[slot];
 	int rc = make_room(l, c);
 	if (rc < 0) {
-		conn_fail(l, slot, tp_strerror(rc));
+		if (rc == TP_ETOOBIG)
+			l->e->stats.conn_buffer_limit++;
+		conn_fail(l, slot, rc == TP_ETOOBIG ? "input buffers of all producers at their limit"
+						    : tp_strerror(rc));
 		return;
 	}
 	ssize_t n = recv(c->fd, c->buf + c->end, c->cap - c->end, 0);
@@ -268,6 +284,7 @@ static void on_readable(struct loop *l, size_t slot)
 		return;
 	}
 	c->end += (size_t)n;
+	c->last_read_ms = l->now_ms;
 	/* Judge the first bytes once three have arrived, however they were
 	 * split; before that no frame can be complete anyway. */
 	if (!c->seen_bytes && c->end >= 3) {
@@ -282,14 +299,37 @@ static void on_readable(struct loop *l, size_t slot)
 	(void)drain_frames(l, slot);
 }
 
+/* The slot of the connection idle longest, if it has been idle long enough
+ * to give way to a new producer; TP_MAX_CONNECTIONS otherwise. */
+static size_t evictable(const struct loop *l)
+{
+	size_t best = TP_MAX_CONNECTIONS;
+	for (size_t i = 0; i < TP_MAX_CONNECTIONS; i++) {
+		const struct conn *c = l->conns[i];
+		if (c && (best == TP_MAX_CONNECTIONS || c->last_read_ms < l->conns[best]->last_read_ms))
+			best = i;
+	}
+	if (best < TP_MAX_CONNECTIONS &&
+	    l->now_ms - l->conns[best]->last_read_ms < TP_EVICT_IDLE_MS)
+		best = TP_MAX_CONNECTIONS;
+	return best;
+}
+
 static void on_accept(struct loop *l)
 {
 	int fd = accept4(l->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0) {
-		/* Transient (EMFILE, ECONNABORTED, ...): the next event retries;
-		 * never fatal (peers.md §3 item 23, edm #232). */
-		if (errno != EAGAIN)
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			/* The pending connection stays queued and the listener
+			 * stays readable: stop watching it for a while instead
+			 * of spinning (it is never fatal: edm #232). */
+			tp_log_limited(TP_LOG_WARNING, input, "accept: %s; pausing accepts for 1 s",
+				       strerror(errno));
+			epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->listen_fd, NULL);
+			l->accept_paused_until_ms = l->now_ms + 1000;
+		} else if (errno != EAGAIN) {
 			tp_log_limited(TP_LOG_WARNING, input, "accept: %s", strerror(errno));
+		}
 		return;
 	}
 	size_t slot = TP_MAX_CONNECTIONS;
@@ -299,11 +339,25 @@ static void on_accept(struct loop *l)
 			break;
 		}
 	}
-	struct conn *c = slot < TP_MAX_CONNECTIONS ? calloc(1, sizeof(*c)) : NULL;
+	if (slot == TP_MAX_CONNECTIONS) {
+		/* Full: a producer that has sent nothing for a while (a dead
+		 * peer, a stuck or hostile one) gives way to the new one, so
+		 * idle connections can never lock the resolver out. */
+		slot = evictable(l);
+		if (slot < TP_MAX_CONNECTIONS) {
+			l->e->stats.conn_evicted++;
+			tp_log_limited(TP_LOG_WARNING, input,
+				       "connection %u closed: idle longest, and a new producer needs its slot",
+				       l->conns[slot]->id);
+			conn_close(l, slot);
+		}
+	}
+	size_t initial = CONN_INITIAL_BUFFER < l->e->cfg.max_frame_size + 8 ? CONN_INITIAL_BUFFER
+									    : l->e->cfg.max_frame_size + 8;
+	bool room = l->buffered + initial <= l->e->cfg.input_buffer_limit;
+	struct conn *c = slot < TP_MAX_CONNECTIONS && room ? calloc(1, sizeof(*c)) : NULL;
 	if (c != NULL) {
-		c->cap = CONN_INITIAL_BUFFER < l->e->cfg.max_frame_size + 8
-				 ? CONN_INITIAL_BUFFER
-				 : l->e->cfg.max_frame_size + 8;
+		c->cap = initial;
 		c->buf = malloc(c->cap);
 	}
 	if (c == NULL || c->buf == NULL) {
@@ -311,14 +365,23 @@ static void on_accept(struct loop *l)
 			free(c);
 		l->e->stats.conn_refused_full++;
 		tp_log_limited(TP_LOG_WARNING, input, "connection refused: %s",
-			       slot < TP_MAX_CONNECTIONS ? "out of memory" : "too many producers");
+			       slot == TP_MAX_CONNECTIONS ? "too many producers, none idle"
+			       : !room		     ? "input buffers at their limit"
+						     : "out of memory");
 		close(fd);
 		return;
 	}
+	/* A TCP producer that vanished without a FIN is found by keepalive. */
+	int one = 1, idle = 60, interval = 10, count = 3;
+	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count));
 	c->fd = fd;
 	c->id = ++l->next_id;
 	c->state = WAIT_READY;
 	c->handshake_deadline_ms = l->now_ms + TP_HANDSHAKE_TIMEOUT_MS;
+	c->last_read_ms = l->now_ms;
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = slot };
 	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		tp_log_warning(input, "epoll_ctl: %s", strerror(errno));
@@ -327,6 +390,7 @@ static void on_accept(struct loop *l)
 		free(c);
 		return;
 	}
+	l->buffered += c->cap;
 	l->conns[slot] = c;
 	l->e->stats.conn_accepted++;
 	tp_log_info(input, "connection %u accepted", c->id);
@@ -337,6 +401,11 @@ static void on_accept(struct loop *l)
  * stopped sending after a reader restart while keeping the connection). */
 static void check_timers(struct loop *l)
 {
+	if (l->accept_paused_until_ms && l->now_ms >= l->accept_paused_until_ms) {
+		struct epoll_event lev = { .events = EPOLLIN, .data.u64 = UINT64_MAX };
+		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->listen_fd, &lev) == 0)
+			l->accept_paused_until_ms = 0;
+	}
 	int64_t silence_ms = (int64_t)l->e->cfg.silence_warn_s * 1000;
 	for (size_t i = 0; i < TP_MAX_CONNECTIONS; i++) {
 		struct conn *c = l->conns[i];
@@ -384,6 +453,12 @@ static void on_signal(struct loop *l)
 		if (si.ssi_signo == SIGHUP) {
 			/* systemd's ExecReload sends SIGHUP: it reloads, never kills. */
 			tp_edge_reload(l->e);
+			continue;
+		}
+		if (si.ssi_signo == SIGUSR1) {
+			/* The counters so far, without stopping (as unbound-control
+			 * stats would give them). */
+			tp_edge_report(l->e);
 			continue;
 		}
 		l->stopping = true;
@@ -446,30 +521,56 @@ static int open_unix(const struct tp_edge_config *cfg, ino_t *out_ino)
 	return fd;
 }
 
-static int open_tcp(const struct tp_edge_config *cfg)
+/* Splits HOST:PORT ([v6]:PORT); the port must be 1-65535 in decimal.
+ * Returns 0, or -1 after printing why. */
+static int split_tcp(const char *spec, char *host, size_t host_size, char *port,
+		     size_t port_size)
 {
-	char host[256];
-	const char *spec = cfg->input_tcp;
 	const char *colon = strrchr(spec, ':');
 	if (colon == NULL || colon == spec || colon[1] == '\0') {
-		tp_log_err(input, "--input-tcp %s: expected HOST:PORT", spec);
-		return TP_EINVAL;
+		fprintf(stderr, "input-tcp %s: expected HOST:PORT\n", spec);
+		return -1;
 	}
+	const char *h = spec;
 	size_t hlen = (size_t)(colon - spec);
-	if (spec[0] == '[' && hlen >= 2 && spec[hlen - 1] == ']') {
-		spec++;
+	if (h[0] == '[' && hlen >= 2 && h[hlen - 1] == ']') {
+		h++;
 		hlen -= 2;
 	}
-	if (hlen >= sizeof(host)) {
-		tp_log_err(input, "--input-tcp: host too long");
-		return TP_EINVAL;
+	char *end;
+	errno = 0;
+	unsigned long p = strtoul(colon + 1, &end, 10);
+	if (*end != '\0' || errno != 0 || p == 0 || p > 65535 || colon[1] == '-' ||
+	    colon[1] == '+' || strlen(colon + 1) >= port_size) {
+		fprintf(stderr, "input-tcp %s: the port must be a number from 1 to 65535\n", spec);
+		return -1;
 	}
-	memcpy(host, spec, hlen);
+	if (hlen == 0 || hlen >= host_size) {
+		fprintf(stderr, "input-tcp %s: a host (address or name) is needed\n", spec);
+		return -1;
+	}
+	memcpy(host, h, hlen);
 	host[hlen] = '\0';
+	snprintf(port, port_size, "%lu", p);
+	return 0;
+}
 
+int tp_edge_check_tcp(const char *spec)
+{
+	char host[256], port[8];
+	return split_tcp(spec, host, sizeof(host), port, sizeof(port));
+}
+
+static int open_tcp(const struct tp_edge_config *cfg)
+{
+	char host[256], port[8];
+	if (split_tcp(cfg->input_tcp, host, sizeof(host), port, sizeof(port)) < 0)
+		return TP_EINVAL;
+	/* A name may resolve to several addresses: the first is used and
+	 * logged, so what is bound is never a surprise. */
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
 	struct addrinfo *res;
-	int gai = getaddrinfo(host, colon + 1, &hints, &res);
+	int gai = getaddrinfo(host, port, &hints, &res);
 	if (gai != 0) {
 		tp_log_err(input, "--input-tcp %s: %s", cfg->input_tcp, gai_strerror(gai));
 		return TP_EINVAL;
@@ -485,10 +586,14 @@ static int open_tcp(const struct tp_edge_config *cfg)
 		if (fd >= 0)
 			close(fd);
 	}
+	char shown[INET6_ADDRSTRLEN + 8] = "?";
+	if (rc == 0)
+		(void)getnameinfo(res->ai_addr, res->ai_addrlen, shown, sizeof(shown), NULL, 0,
+				  NI_NUMERICHOST);
 	freeaddrinfo(res);
 	if (rc < 0)
 		return rc;
-	tp_log_notice(input, "listening on tcp %s", cfg->input_tcp);
+	tp_log_notice(input, "listening on tcp %s port %s", shown, port);
 	return fd;
 }
 
@@ -503,6 +608,7 @@ int tp_edge_run_listen(struct tp_edge *e)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0)
 		return -errno;
 	l.sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -551,9 +657,12 @@ int tp_edge_run_listen(struct tp_edge *e)
 	}
 
 out:
-	for (size_t i = 0; i < TP_MAX_CONNECTIONS; i++)
-		if (l.conns[i])
+	for (size_t i = 0; i < TP_MAX_CONNECTIONS; i++) {
+		if (l.conns[i]) {
+			e->stats.conn_open_at_exit++;
 			conn_close(&l, i);
+		}
+	}
 	if (l.listen_fd >= 0) {
 		close(l.listen_fd);
 		/* Remove the path only while it is still our socket. */

@@ -80,6 +80,7 @@ struct tp_edge_stats {
 	uint64_t conn_tls, conn_bad_content_type, conn_handshake_timeout;
 	uint64_t conn_refused_full;
 	uint64_t conn_silent_total, conn_silent_now;
+	uint64_t conn_evicted, conn_buffer_limit, conn_open_at_exit;
 };
 
 #endif

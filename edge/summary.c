@@ -14,7 +14,9 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dns/dns.h"
@@ -117,6 +119,9 @@ static json_t *summary_json(const struct tp_edge *e)
 	rc |= set_u64(conn, "bad_content_type", s->conn_bad_content_type);
 	rc |= set_u64(conn, "handshake_timeout", s->conn_handshake_timeout);
 	rc |= set_u64(conn, "refused_too_many", s->conn_refused_full);
+	rc |= set_u64(conn, "evicted_idle", s->conn_evicted);
+	rc |= set_u64(conn, "closed_buffer_limit", s->conn_buffer_limit);
+	rc |= set_u64(conn, "open_at_exit", s->conn_open_at_exit);
 	rc |= set_u64(conn, "went_silent", s->conn_silent_total);
 	rc |= set_u64(conn, "silent_now", s->conn_silent_now);
 
@@ -158,27 +163,93 @@ static json_t *summary_json(const struct tp_edge *e)
 	return root;
 }
 
+int tp_edge_summary_check(const char *path)
+{
+	if (strcmp(path, "-") == 0)
+		return 0;
+	struct stat st;
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "summary-json %s: exists and is not a regular file\n", path);
+		return -1;
+	}
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	int n = slash == NULL ? snprintf(dir, sizeof(dir), ".")
+	      : slash == path ? snprintf(dir, sizeof(dir), "/")
+			      : snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	if (n < 0 || (size_t)n >= sizeof(dir) || access(dir, W_OK) != 0) {
+		fprintf(stderr, "summary-json %s: cannot write in %s: %s\n", path, dir,
+			n < 0 || (size_t)n >= sizeof(dir) ? "path too long" : strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int write_all(int fd, const char *text, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, text, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		text += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
 int tp_edge_summary_write_json(const struct tp_edge *e, const char *path)
 {
 	json_t *root = summary_json(e);
-	if (root == NULL)
+	char *text = root ? json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
+	json_decref(root);
+	if (text == NULL)
 		return -ENOMEM;
+	size_t len = strlen(text);
+	int rc;
 
-	/* Write a temporary file and rename it, so a reader never sees half. */
+	if (strcmp(path, "-") == 0) {
+		rc = write_all(STDOUT_FILENO, text, len);
+		if (rc == 0)
+			rc = write_all(STDOUT_FILENO, "\n", 1);
+		free(text);
+		return rc;
+	}
+	/* A fresh temporary file beside the target (O_EXCL, never through a
+	 * link someone placed there), then rename: a reader never sees half a
+	 * file, and a symlink or device at the path is never written through. */
 	char tmp[4096];
-	int n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	int n = snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
 	if (n < 0 || (size_t)n >= sizeof(tmp)) {
-		json_decref(root);
+		free(text);
 		return -ENAMETOOLONG;
 	}
-	int rc = json_dump_file(root, tmp, JSON_INDENT(1) | JSON_SORT_KEYS) == 0 ? 0 : -EIO;
-	json_decref(root);
-	if (rc == 0 && rename(tmp, path) != 0)
+	int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
 		rc = -errno;
-	if (rc < 0) {
-		unlink(tmp);
-		tp_log_err(edge, "cannot write summary %s: %s", path, strerror(-rc));
+	} else {
+		rc = write_all(fd, text, len);
+		if (rc == 0)
+			rc = write_all(fd, "\n", 1);
+		if (rc == 0 && fchmod(fd, 0644) != 0)
+			rc = -errno;
+		if (rc == 0 && fsync(fd) != 0)
+			rc = -errno;
+		if (close(fd) != 0 && rc == 0)
+			rc = -errno;
+		struct stat st;
+		if (rc == 0 && lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+			rc = -EEXIST;
+		if (rc == 0 && rename(tmp, path) != 0)
+			rc = -errno;
+		if (rc < 0)
+			unlink(tmp);
 	}
+	free(text);
+	if (rc < 0)
+		tp_log_err(edge, "cannot write summary %s: %s", path,
+			   rc == -EEXIST ? "exists and is not a regular file" : strerror(-rc));
 	return rc;
 }
 

@@ -2,6 +2,7 @@
  *
  * tapir.c - the one main(): a table of subcommands.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,6 +31,9 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+	/* A closed stderr pipe or a peer gone mid-write must give an error
+	 * code, never kill the daemon. */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		usage(stdout);

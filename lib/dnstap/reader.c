@@ -34,6 +34,8 @@ struct tp_dt_reader {
 	size_t end;      /* one past the last valid octet in buf */
 	uint64_t consumed; /* stream offset of buf[start] */
 	uint64_t frame_offset;
+	uint64_t skip_left; /* octets of a rejected frame still to skip */
+	int skip_rc;        /* what to report once they are skipped */
 	bool eof;
 	bool filled_last; /* the last read filled all free space: grow */
 	bool missing_stop;
@@ -99,19 +101,17 @@ static ssize_t fill(struct tp_dt_reader *r)
 			r->cap = cap;
 		}
 	}
-	for (;;) {
-		size_t want = r->cap - r->end;
-		ssize_t n = read(r->fd, r->buf + r->end, want);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			r->eof = true;
-		r->filled_last = (size_t)n == want;
-		r->end += (size_t)n;
-		return n;
-	}
+	size_t want = r->cap - r->end;
+	ssize_t n = read(r->fd, r->buf + r->end, want);
+	if (n < 0 && errno == EINTR)
+		return -EINTR; /* the caller decides: stop, or call again */
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		r->eof = true;
+	r->filled_last = (size_t)n == want;
+	r->end += (size_t)n;
+	return n;
 }
 
 static void consume(struct tp_dt_reader *r, size_t n)
@@ -120,24 +120,35 @@ static void consume(struct tp_dt_reader *r, size_t n)
 	r->consumed += n;
 }
 
-/* Skip `need` octets of the stream, reading through what is not buffered.
- * Returns 0, TP_ETRUNC at EOF, or -errno. */
-static int skip(struct tp_dt_reader *r, uint64_t need)
+/* Skip r->skip_left octets of the stream, reading through what is not
+ * buffered; an interrupted skip resumes on the next call. Returns
+ * r->skip_rc once done, TP_ETRUNC at EOF, -EINTR, or -errno. */
+static int skip_pending(struct tp_dt_reader *r)
 {
 	for (;;) {
 		size_t avail = r->end - r->start;
-		if (need <= avail) {
-			consume(r, (size_t)need);
-			return 0;
+		if (r->skip_left <= avail) {
+			consume(r, (size_t)r->skip_left);
+			r->skip_left = 0;
+			return r->skip_rc;
 		}
 		consume(r, avail);
-		need -= avail;
-		if (r->eof)
+		r->skip_left -= avail;
+		if (r->eof) {
+			r->skip_left = 0;
 			return TP_ETRUNC;
+		}
 		ssize_t n = fill(r);
 		if (n < 0)
 			return (int)n;
 	}
+}
+
+static int skip(struct tp_dt_reader *r, uint64_t need, int rc_when_done)
+{
+	r->skip_left = need;
+	r->skip_rc = rc_when_done;
+	return skip_pending(r);
 }
 
 /* Declared size of a control frame whose escape is at buf[start], for
@@ -173,6 +184,8 @@ static int on_control(struct tp_dt_reader *r, const struct tp_fstrm_control *c)
 int tp_dt_reader_next(struct tp_dt_reader *r, const uint8_t **out_data,
 		      size_t *out_len)
 {
+	if (r->skip_left > 0)
+		return skip_pending(r);
 	for (;;) {
 		struct tp_fstrm_frame f;
 		uint64_t need = 0;
@@ -213,14 +226,11 @@ int tp_dt_reader_next(struct tp_dt_reader *r, const uint8_t **out_data,
 					       : TP_ECONTENT;
 		}
 
-		if (n == TP_ETOOBIG) {
-			int rc = skip(r, need);
-			return rc < 0 ? rc : TP_ETOOBIG;
-		}
+		if (n == TP_ETOOBIG)
+			return skip(r, need, TP_ETOOBIG);
 		if (n < 0) {
 			uint64_t size = control_size(r);
-			int rc = skip(r, size ? size : r->end - r->start);
-			return rc < 0 ? rc : TP_EPROTO;
+			return skip(r, size ? size : r->end - r->start, TP_EPROTO);
 		}
 
 		const uint8_t *data = f.data;

@@ -37,6 +37,8 @@ void tp_dt_reader_free(struct tp_dt_reader *r);
  *   TP_ECONTENT the stream is not Frame Streams (no START first) or its
  *               content type is not protobuf:dnstap.Dnstap: fatal;
  *   TP_ETLS     the stream starts with a TLS record: fatal;
+ *   -EINTR      a signal interrupted a read; nothing was lost: call again
+ *               to go on, or stop;
  *   -errno      a read error: fatal. */
 int tp_dt_reader_next(struct tp_dt_reader *r, const uint8_t **out_data,
 		      size_t *out_len) TP_WUR;

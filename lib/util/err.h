@@ -27,7 +27,8 @@
 	X(TP_ETLS, -1010, "TLS record where Frame Streams was expected")     \
 	X(TP_EEOF, -1011, "end of stream")                                   \
 	X(TP_EBUG, -1012, "internal error (bug)")                            \
-	X(TP_EINVAL, -1013, "invalid argument")
+	X(TP_EINVAL, -1013, "invalid argument")                              \
+	X(TP_EINTR, -1014, "interrupted by a signal")
 
 enum tp_err {
 #define TP_ERR_ENUM(name, value, text) name = value,

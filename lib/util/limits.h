@@ -23,6 +23,11 @@
 #define TP_HANDSHAKE_TIMEOUT_MS 5000
 /* At shutdown, reading what producers already sent stops after this. */
 #define TP_SHUTDOWN_DRAIN_MS 3000
+/* All producer connections' read buffers together (default). */
+#define TP_INPUT_BUFFER_DEFAULT (256u * 1024u * 1024u)
+/* A full listener closes the connection idle longest, if idle this long,
+ * to admit a new producer. */
+#define TP_EVICT_IDLE_MS 10000
 /* Concurrent producer connections on one listener. */
 #define TP_MAX_CONNECTIONS 256u
 
@@ -37,6 +42,9 @@
 #define TP_DNS_PRESENT_MAX (TP_DNS_NAME_MAX * 4u + 2u)
 /* Labels kept in separate columns (SPEC §4). */
 #define TP_DNS_LABEL_COLUMNS 10u
+
+/* A config file. */
+#define TP_CONFIG_MAX (1024u * 1024u)
 
 /* Well-known list: entries (the arena must also stay under 4 GiB). */
 #define TP_WKD_MAX_ENTRIES (200u * 1000u * 1000u)

@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include "util/limits.h"
 
 static struct tp_opt *find(struct tp_opt *opts, size_t n, const char *name, size_t len)
 {
@@ -96,6 +99,13 @@ static int parse_file(struct tp_opt *opts, size_t n_opts, const char *path)
 		fprintf(stderr, "%s: cannot open config file: %s\n", path, strerror(errno));
 		return -1;
 	}
+	/* A config is a small regular file: not a device, not a directory. */
+	struct stat st;
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > TP_CONFIG_MAX) {
+		fprintf(stderr, "%s: not a regular file of at most %u octets\n", path, TP_CONFIG_MAX);
+		fclose(f);
+		return -1;
+	}
 	char line[4096];
 	char where[4200];
 	unsigned lineno = 0;
@@ -123,15 +133,26 @@ static int parse_file(struct tp_opt *opts, size_t n_opts, const char *path)
 		*eq = '\0';
 		char *key = trim(s);
 		char *value = trim(eq + 1);
-		size_t vlen = strlen(value);
-		if (vlen >= 2 && value[0] == '"') {
-			if (value[vlen - 1] != '"') {
-				fprintf(stderr, "%s: unterminated string\n", where);
+		if (value[0] == '"') {
+			/* "quoted" # an optional comment after it */
+			char *close = strchr(value + 1, '"');
+			char *rest = close ? trim(close + 1) : NULL;
+			if (close == NULL || (*rest != '\0' && *rest != '#')) {
+				fprintf(stderr, "%s: unterminated string or text after it\n", where);
 				bad = -1;
 				continue;
 			}
-			value[vlen - 1] = '\0';
+			*close = '\0';
 			value++;
+		} else {
+			/* value # a comment: a '#' after white space starts it */
+			for (char *c = value; *c; c++) {
+				if (*c == '#' && (c == value || c[-1] == ' ' || c[-1] == '\t')) {
+					*c = '\0';
+					value = trim(value);
+					break;
+				}
+			}
 		}
 		struct tp_opt *o = find(opts, n_opts, key, strlen(key));
 		if (o == NULL || o->cli_only) {
@@ -197,8 +218,10 @@ int tp_opts_parse(struct tp_opt *opts, size_t n_opts, int argc, char **argv,
 		if (set_value(o, value, "command line") != 0)
 			bad = -1;
 	}
-	if (bad == 0 && config_path != NULL && *config_path != NULL)
-		bad = parse_file(opts, n_opts, *config_path);
+	/* The file is read even after command-line errors: every problem is
+	 * reported in one go. */
+	if (config_path != NULL && *config_path != NULL && parse_file(opts, n_opts, *config_path) != 0)
+		bad = -1;
 	return bad == 0 ? 0 : TP_EINVAL;
 }
 

@@ -35,7 +35,8 @@ if not os.access(harness.TAPIR, os.X_OK):
 
 RCODES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'YXDOMAIN', 'YXRRSET']
 CONN_KEYS = ('accepted', 'finished', 'closed_eof', 'closed_error', 'tls_on_plain_listener',
-             'bad_content_type', 'handshake_timeout', 'refused_too_many', 'went_silent', 'silent_now')
+             'bad_content_type', 'handshake_timeout', 'refused_too_many', 'went_silent', 'silent_now',
+             'evicted_idle', 'closed_buffer_limit', 'open_at_exit')
 
 
 def payload(rcode=0, qtype=1, size=None):
@@ -129,6 +130,11 @@ class SocketTests:
         if rcodes is not None:
             self.assertEqual(s['by_rcode'], rcodes)
         want = {k: conns.get(k, 0) for k in CONN_KEYS}
+        # Every accepted connection ends in exactly one place; those still
+        # connected at SIGTERM are open_at_exit.
+        if 'open_at_exit' not in conns:
+            want['open_at_exit'] = want['accepted'] - want['finished'] - want['closed_eof'] - \
+                want['closed_error'] - want['evicted_idle']
         self.assertEqual(s['connections'], want)
 
     # ---------------------------------------------------------------- item 5
