@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 mkdir -p fuzz/crashes
 status=0
 for exe in "$BUILD"/fuzz/fuzz_*; do
-	[ -x "$exe" ] || continue
+	[ -f "$exe" ] && [ -x "$exe" ] || continue
 	target=${exe##*/fuzz_}
 	scratch=$(mktemp -d)
 	echo "== fuzz $target for ${SECONDS_EACH}s"
