@@ -176,26 +176,26 @@ int tp_edge_main(int argc, char **argv)
 	e.cfg.input_unix_mode = -1;
 	e.cfg.input_unix_gid = -1;
 	struct tp_opt opts[] = {
-		{ "config-file", TP_OPT_STRING, &config_file, 0, 0, "read options from this file (key = value)", true, false },
-		{ "input-file", TP_OPT_STRING, &e.cfg.input_file, 0, 0, "read a dnstap file to the end ('-' = stdin), then exit", false, false },
-		{ "input-unix", TP_OPT_STRING, &e.cfg.input_unix, 0, 0, "listen for Frame Streams producers on this unix socket", false, false },
-		{ "input-unix-mode", TP_OPT_MODE, &e.cfg.input_unix_mode, 0, 0, "file mode of the unix socket, e.g. 0660", false, false },
-		{ "input-unix-group", TP_OPT_STRING, &unix_group, 0, 0, "group owning the unix socket (the resolver's group)", false, false },
-		{ "input-silence-warn", TP_OPT_UINT, &silence_warn, 0, 86400, "warn when a connected producer sends nothing for this many seconds (0 = never; default 300)", false, false },
-		{ "input-buffer-limit", TP_OPT_UINT, &buffer_limit, 2u * TP_FRAME_MIN_MAX, UINT64_C(1) << 40, "octets of read buffers for all producers together (default 268435456)", false, false },
-		{ "input-tcp", TP_OPT_STRING, &e.cfg.input_tcp, 0, 0, "listen for Frame Streams producers on HOST:PORT", false, false },
-		{ "max-frame-size", TP_OPT_UINT, &max_frame, TP_FRAME_MIN_MAX, TP_FRAME_HARD_MAX, "largest data frame accepted, in octets (default 1048576)", false, false },
-		{ "message-types", TP_OPT_STRING, &message_types, 0, 0, "dnstap message types to process (default CLIENT_RESPONSE,AUTH_RESPONSE)", false, false },
-		{ "data-dir", TP_OPT_STRING, &data_dir, 0, 0, "where output goes (parquet/histograms/outbox/...)", false, false },
-		{ "well-known-domains-file", TP_OPT_STRING, &e.cfg.well_known_file, 0, 0, "the well-known list; turns on the per-minute histograms", false, false },
-		{ "histogram-hll-explicit-threshold", TP_OPT_UINT, &explicit_threshold, 1, 8192, "distinct clients kept exact before the sketch (default 20)", false, false },
-		{ "histogram-hash-mode", TP_OPT_STRING, &hash_mode, 0, 0, "client hashing: compat (the reference's murmur3) or keyed (SipHash with a shared secret)", false, false },
-		{ "histogram-hash-secret-file", TP_OPT_STRING, &hash_secret_file, 0, 0, "file holding the federation secret for keyed mode", false, false },
-		{ "histogram-lateness", TP_OPT_UINT, &lateness_s, 0, 240, "seconds a minute stays open after its end for late frames (default 10)", false, false },
-		{ "histogram-future-skew", TP_OPT_UINT, &future_skew_s, 0, 3600, "seconds a frame may be stamped ahead of the wall clock (default 5)", false, false },
-		{ "summary-json", TP_OPT_STRING, &e.cfg.summary_json, 0, 0, "write the counters as JSON to this file at exit", false, false },
-		{ "debug", TP_OPT_BOOL, &debug, 0, 0, "log debug messages", false, false },
-		{ "help", TP_OPT_BOOL, &help, 0, 0, "show this help", true, false },
+		{ "config-file", TP_OPT_STRING, &config_file, 0, 0, "read options from this file (key = value)", true, false, NULL },
+		{ "input-file", TP_OPT_STRING, &e.cfg.input_file, 0, 0, "read a dnstap file to the end ('-' = stdin), then exit", false, false, NULL },
+		{ "input-unix", TP_OPT_STRING, &e.cfg.input_unix, 0, 0, "listen for Frame Streams producers on this unix socket", false, false, NULL },
+		{ "input-unix-mode", TP_OPT_MODE, &e.cfg.input_unix_mode, 0, 0, "file mode of the unix socket, e.g. 0660", false, false, NULL },
+		{ "input-unix-group", TP_OPT_STRING, &unix_group, 0, 0, "group owning the unix socket (the resolver's group)", false, false, NULL },
+		{ "input-silence-warn", TP_OPT_UINT, &silence_warn, 0, 86400, "warn when a connected producer sends nothing for this many seconds (0 = never; default 300)", false, false, NULL },
+		{ "input-buffer-limit", TP_OPT_UINT, &buffer_limit, 2u * TP_FRAME_MIN_MAX, UINT64_C(1) << 40, "octets of read buffers for all producers together (default 268435456)", false, false, NULL },
+		{ "input-tcp", TP_OPT_STRING, &e.cfg.input_tcp, 0, 0, "listen for Frame Streams producers on HOST:PORT", false, false, NULL },
+		{ "max-frame-size", TP_OPT_UINT, &max_frame, TP_FRAME_MIN_MAX, TP_FRAME_HARD_MAX, "largest data frame accepted, in octets (default 1048576)", false, false, NULL },
+		{ "message-types", TP_OPT_STRING, &message_types, 0, 0, "dnstap message types to process (default CLIENT_RESPONSE,AUTH_RESPONSE)", false, false, NULL },
+		{ "data-dir", TP_OPT_STRING, &data_dir, 0, 0, "where output goes (parquet/histograms/outbox/...)", false, false, NULL },
+		{ "well-known-domains-file", TP_OPT_STRING, &e.cfg.well_known_file, 0, 0, "the well-known list; turns on the per-minute histograms", false, false, NULL },
+		{ "histogram-hll-explicit-threshold", TP_OPT_UINT, &explicit_threshold, 1, 8192, "distinct clients kept exact before the sketch (default 20)", false, false, NULL },
+		{ "histogram-hash-mode", TP_OPT_STRING, &hash_mode, 0, 0, "client hashing: compat (the reference's murmur3) or keyed (SipHash with a shared secret)", false, false, NULL },
+		{ "histogram-hash-secret-file", TP_OPT_STRING, &hash_secret_file, 0, 0, "file holding the federation secret for keyed mode", false, false, NULL },
+		{ "histogram-lateness", TP_OPT_UINT, &lateness_s, 0, 240, "seconds a minute stays open after its end for late frames (default 10)", false, false, NULL },
+		{ "histogram-future-skew", TP_OPT_UINT, &future_skew_s, 0, 3600, "seconds a frame may be stamped ahead of the wall clock (default 5)", false, false, NULL },
+		{ "summary-json", TP_OPT_STRING, &e.cfg.summary_json, 0, 0, "write the counters as JSON to this file at exit", false, false, NULL },
+		{ "debug", TP_OPT_BOOL, &debug, 0, 0, "log debug messages", false, false, NULL },
+		{ "help", TP_OPT_BOOL, &help, 0, 0, "show this help", true, false, NULL },
 	};
 	const size_t n_opts = sizeof(opts) / sizeof(opts[0]);
 	const char *synopsis = "tapir edge (--input-file FILE | --input-unix PATH | --input-tcp HOST:PORT) [options]";
@@ -203,9 +203,10 @@ int tp_edge_main(int argc, char **argv)
 	/* Every problem is reported before giving up (SPEC §10): option and
 	 * file errors first, then the checks between options. */
 	int bad = tp_opts_parse(opts, n_opts, argc, argv, &config_file) != 0 ? -1 : 0;
+	int status = 0;
 	if (help) {
 		tp_opts_usage(opts, n_opts, synopsis);
-		return 0;
+		goto out;
 	}
 	if (debug)
 		tp_log_threshold = TP_LOG_DEBUG;
@@ -261,7 +262,8 @@ int tp_edge_main(int argc, char **argv)
 		bad = -1;
 	if (bad) {
 		fprintf(stderr, "try 'tapir edge --help'\n");
-		return 2;
+		status = 2;
+		goto out;
 	}
 	e.cfg.max_frame_size = (size_t)max_frame;
 	e.cfg.input_buffer_limit = (size_t)buffer_limit;
@@ -273,12 +275,12 @@ int tp_edge_main(int argc, char **argv)
 	e.cfg.hist.start_us = tp_edge_now_us();
 	if (e.cfg.well_known_file) {
 		struct tp_wkd *list = load_list(e.cfg.well_known_file);
-		if (list == NULL)
-			return 1;
-		int rc = tp_hist_new(&e.cfg.hist, list, &e.hist);
+		int rc = list ? tp_hist_new(&e.cfg.hist, list, &e.hist) : -1;
 		if (rc < 0) {
-			fprintf(stderr, "histograms: %s\n", tp_strerror(rc));
-			return 1;
+			if (list)
+				fprintf(stderr, "histograms: %s\n", tp_strerror(rc));
+			status = 1;
+			goto out;
 		}
 	}
 	e.cfg.silence_warn_s = (unsigned)silence_warn;
@@ -297,7 +299,11 @@ int tp_edge_main(int argc, char **argv)
 	tp_edge_summary_print(&e, stderr);
 	if (e.cfg.summary_json && tp_edge_summary_write_json(&e, e.cfg.summary_json) < 0)
 		rc = rc ? rc : -1;
+	status = rc == 0 ? 0 : 1;
+out:
 	tp_hist_free(e.hist);
+	e.hist = NULL;
 	tp_prf_key_wipe(&e.cfg.hist.key);
-	return rc == 0 ? 0 : 1;
+	tp_opts_free(opts, n_opts);
+	return status;
 }

@@ -171,9 +171,13 @@ static int parse_file(struct tp_opt *opts, size_t n_opts, const char *path)
 		bool ok = set_value(o, copy, where) == 0;
 		if (!ok)
 			bad = -1;
-		/* A string option keeps its copy for the process lifetime. */
-		if (!ok || o->kind != TP_OPT_STRING)
+		if (ok && o->kind == TP_OPT_STRING) {
+			/* A key given twice: the last one wins, the first is freed. */
+			free(o->owned);
+			o->owned = copy;
+		} else {
 			free(copy);
+		}
 	}
 	if (ferror(f)) {
 		fprintf(stderr, "%s: read error\n", path);
@@ -223,6 +227,18 @@ int tp_opts_parse(struct tp_opt *opts, size_t n_opts, int argc, char **argv,
 	if (config_path != NULL && *config_path != NULL && parse_file(opts, n_opts, *config_path) != 0)
 		bad = -1;
 	return bad == 0 ? 0 : TP_EINVAL;
+}
+
+void tp_opts_free(struct tp_opt *opts, size_t n_opts)
+{
+	for (size_t i = 0; i < n_opts; i++) {
+		if (opts[i].owned == NULL)
+			continue;
+		if (*(char **)opts[i].target == opts[i].owned)
+			*(const char **)opts[i].target = NULL;
+		free(opts[i].owned);
+		opts[i].owned = NULL;
+	}
 }
 
 void tp_opts_usage(const struct tp_opt *opts, size_t n_opts, const char *synopsis)

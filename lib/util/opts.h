@@ -27,15 +27,21 @@ struct tp_opt {
 	const char *help;
 	bool cli_only;      /* e.g. config-file itself */
 	bool seen_cli;      /* set while parsing */
+	char *owned;        /* a string value read from the file, from
+			     * strdup(); freed by tp_opts_free() */
 };
 
 /* Parse argv (after the subcommand name), then, if *config_path is set after
  * that, the config file for every option not given on the command line.
  *   opts: borrowed; targets are written; string targets point into argv or
- *         into memory owned by the process for its lifetime.
+ *         into copies the table owns (opts[i].owned) until tp_opts_free().
  * Returns 0, or TP_EINVAL after printing every problem to stderr. */
 int tp_opts_parse(struct tp_opt *opts, size_t n_opts, int argc, char **argv,
 		  const char **config_path) TP_WUR;
+
+/* Free the string values read from a config file; string targets that
+ * pointed at them are set to NULL. */
+void tp_opts_free(struct tp_opt *opts, size_t n_opts);
 
 /* Print the option table as help text. */
 void tp_opts_usage(const struct tp_opt *opts, size_t n_opts, const char *synopsis);

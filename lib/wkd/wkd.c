@@ -210,21 +210,7 @@ bool tp_wkd_lookup(const struct tp_wkd *w, const struct tp_dns_name *name,
 	size_t n = label_offsets(name, off);
 	suffix_states(w, name, off, n, state);
 
-	/* Every group this lookup may read is known now: ask for all of them
-	 * at once, so their cache misses overlap instead of queueing. */
-	uint64_t h = finish(state[0], false);
-	if (w->exact.n_groups)
-		__builtin_prefetch(&w->exact.groups[group_of(&w->exact, h)]);
-	if (w->suffix.n > 0) {
-		for (size_t i = 1; i < n; i++) {
-			if (!w->suffix_labels[n - i])
-				continue;
-			state[i] = finish(state[i], true);
-			__builtin_prefetch(&w->suffix.groups[group_of(&w->suffix, state[i])]);
-		}
-	}
-
-	uint32_t at = find(w, &w->exact, h, name->wire, name->len, &slot);
+	uint32_t at = find(w, &w->exact, finish(state[0], false), name->wire, name->len, &slot);
 	if (at != UINT32_MAX) {
 		out->id = at;
 		out->wildcard = false;
@@ -232,6 +218,14 @@ bool tp_wkd_lookup(const struct tp_wkd *w, const struct tp_dns_name *name,
 	}
 	if (w->suffix.n == 0)
 		return false;
+	/* Every suffix group this lookup may read is known now: ask for all
+	 * of them at once, so their cache misses overlap instead of queueing. */
+	for (size_t i = 1; i < n; i++) {
+		if (!w->suffix_labels[n - i])
+			continue;
+		state[i] = finish(state[i], true);
+		__builtin_prefetch(&w->suffix.groups[group_of(&w->suffix, state[i])]);
+	}
 	/* Most specific suffix first; never the root alone (i < n). state[i]
 	 * holds the finished hash of each suffix length that exists. */
 	for (size_t i = 1; i < n; i++) {

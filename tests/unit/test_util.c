@@ -53,11 +53,11 @@ struct conf {
 static size_t make_opts(struct tp_opt *o, struct conf *c)
 {
 	struct tp_opt tmpl[] = {
-		{ "config-file", TP_OPT_STRING, &c->config_file, 0, 0, "", true, false },
-		{ "name", TP_OPT_STRING, &c->name, 0, 0, "", false, false },
-		{ "count", TP_OPT_UINT, &c->count, 1, 100, "", false, false },
-		{ "flag", TP_OPT_BOOL, &c->flag, 0, 0, "", false, false },
-		{ "mode", TP_OPT_MODE, &c->mode, 0, 0, "", false, false },
+		{ "config-file", TP_OPT_STRING, &c->config_file, 0, 0, "", true, false, NULL },
+		{ "name", TP_OPT_STRING, &c->name, 0, 0, "", false, false, NULL },
+		{ "count", TP_OPT_UINT, &c->count, 1, 100, "", false, false, NULL },
+		{ "flag", TP_OPT_BOOL, &c->flag, 0, 0, "", false, false, NULL },
+		{ "mode", TP_OPT_MODE, &c->mode, 0, 0, "", false, false, NULL },
 	};
 	memcpy(o, tmpl, sizeof(tmpl));
 	return sizeof(tmpl) / sizeof(tmpl[0]);
@@ -107,7 +107,8 @@ static void test_opts_config_file_and_precedence(void **state)
 	assert_string_equal(c.name, "from-file");
 	assert_int_equal(c.count, 9); /* the command line wins */
 	assert_true(c.flag);
-	free((void *)c.name);
+	tp_opts_free(o, n);
+	assert_null(c.name);
 
 	/* Unknown keys and config-file inside a file are errors. */
 	FILE *f = fopen(path, "w");
@@ -118,6 +119,7 @@ static void test_opts_config_file_and_precedence(void **state)
 	n = make_opts(o, &c2);
 	char *argv2[] = { "--config-file", path };
 	assert_int_equal(tp_opts_parse(o, n, 2, argv2, &c2.config_file), TP_EINVAL);
+	tp_opts_free(o, n);
 	unlink(path);
 }
 
