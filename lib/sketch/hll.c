@@ -44,6 +44,7 @@ struct tp_hll {
 	uint8_t reg_max;        /* 2^regwidth - 1 */
 	uint8_t type;           /* enum tp_hll_type */
 	uint32_t n_explicit;    /* keys in use (EXPLICIT) */
+	uint64_t filter;        /* small sets: bit (key >> 58) per key held */
 	uint32_t n_nonzero;     /* non-zero registers (SPARSE, FULL) */
 	uint64_t keys[];        /* explicit_max keys, then m register bytes */
 };
@@ -206,6 +207,7 @@ void tp_hll_reset(struct tp_hll *h)
 		memset(regs(h), 0, h->m);
 	h->type = TP_HLL_EMPTY;
 	h->n_explicit = 0;
+	h->filter = 0;
 	h->n_nonzero = 0;
 }
 
@@ -268,19 +270,27 @@ static void promote_explicit(struct tp_hll *h)
 	check_sparse(h);
 }
 
-/* Below this many values a branch-free count beats a binary search (whose
- * branches a random hash mispredicts): EDM's threshold is 20. */
-#define LINEAR_SEARCH_MAX 32u
+/* An explicit set of up to SMALL_SET values (EDM's threshold is 20) is
+ * kept in arrival order with a 64-bit presence filter: a value whose filter
+ * bit is clear is new and is appended at once, which is the common case of
+ * a new client; only a set bit costs a scan. Larger sets stay sorted and are
+ * binary-searched. Whatever needs order (serialising, comparing) sorts a
+ * copy of a small set (sorted_keys). */
+#define SMALL_SET 32u
 
-/* Position of key in the sorted set, or where it would go. */
+static bool small_set(const struct tp_hll *h)
+{
+	return h->explicit_max <= SMALL_SET;
+}
+
+static uint64_t filter_bit(uint64_t key)
+{
+	return UINT64_C(1) << (key >> 58);
+}
+
+/* Position of key in a sorted (large) set, or where it would go. */
 static uint32_t key_lower_bound(const struct tp_hll *h, uint64_t key)
 {
-	if (h->n_explicit <= LINEAR_SEARCH_MAX) {
-		uint32_t at = 0;
-		for (uint32_t i = 0; i < h->n_explicit; i++)
-			at += h->keys[i] < key;
-		return at;
-	}
 	uint32_t lo = 0, hi = h->n_explicit;
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2u;
@@ -292,24 +302,56 @@ static uint32_t key_lower_bound(const struct tp_hll *h, uint64_t key)
 	return lo;
 }
 
+/* The keys in ascending order: the set itself when it is kept sorted, else a
+ * sorted copy in buf (SMALL_SET entries). */
+static const uint64_t *sorted_keys(const struct tp_hll *h, uint64_t *buf)
+{
+	if (!small_set(h))
+		return h->keys;
+	for (uint32_t i = 0; i < h->n_explicit; i++) {
+		uint64_t k = h->keys[i];
+		uint32_t j = i;
+		for (; j > 0 && buf[j - 1u] > k; j--)
+			buf[j] = buf[j - 1u];
+		buf[j] = k;
+	}
+	return buf;
+}
+
+static bool small_set_has(const struct tp_hll *h, uint64_t key)
+{
+	if ((h->filter & filter_bit(key)) == 0)
+		return false;
+	for (uint32_t i = 0; i < h->n_explicit; i++)
+		if (h->keys[i] == key)
+			return true;
+	return false;
+}
+
 static void explicit_add(struct tp_hll *h, uint64_t v)
 {
 	uint64_t key = v ^ SIGN_FLIP;
-	uint32_t at = key_lower_bound(h, key);
-	if (at < h->n_explicit && h->keys[at] == key)
-		return;
+	uint32_t at = 0;
+	if (small_set(h)) {
+		if (small_set_has(h, key))
+			return;
+		at = h->n_explicit;
+	} else {
+		at = key_lower_bound(h, key);
+		if (at < h->n_explicit && h->keys[at] == key)
+			return;
+	}
 	if (h->n_explicit == h->explicit_max) {
 		/* One more than the threshold: promote, then add. */
 		promote_explicit(h);
 		reg_add(h, v);
 		return;
 	}
-	/* A plain loop: for the few values of an explicit set it beats the
-	 * call into memmove. */
 	for (uint32_t i = h->n_explicit; i > at; i--)
 		h->keys[i] = h->keys[i - 1u];
 	h->keys[at] = key;
 	h->n_explicit++;
+	h->filter |= filter_bit(key);
 }
 
 void tp_hll_add(struct tp_hll *h, uint64_t hash)
@@ -543,13 +585,16 @@ int tp_hll_serialize(const struct tp_hll *h, uint8_t *out, size_t out_size)
 	const uint8_t *reg = cregs(h);
 	struct bitw w = { .out = out, .pos = HEADER_SIZE };
 	switch (h->type) {
-	case TP_HLL_EXPLICIT:
+	case TP_HLL_EXPLICIT: {
+		uint64_t buf[SMALL_SET];
+		const uint64_t *keys = sorted_keys(h, buf);
 		for (uint32_t i = 0; i < h->n_explicit; i++) {
-			uint64_t v = h->keys[i] ^ SIGN_FLIP;
+			uint64_t v = keys[i] ^ SIGN_FLIP;
 			for (unsigned b = 0; b < 8u; b++)
 				out[w.pos++] = (uint8_t)(v >> (56u - 8u * b));
 		}
 		break;
+	}
 	case TP_HLL_SPARSE:
 		for (uint32_t i = 0; i < h->m; i++)
 			if (reg[i] != 0)
@@ -662,10 +707,12 @@ static int load_explicit(struct tp_hll *h, const uint8_t *body, size_t len)
 		uint64_t v = 0;
 		for (unsigned b = 0; b < 8u; b++)
 			v = v << 8 | body[i * 8u + b];
-		if (fits)
+		if (fits) {
 			/* Kept as written, including a 0 that postgresql-
 			 * hll stores for hll_add(h, 0). */
 			h->keys[i] = v ^ SIGN_FLIP;
+			h->filter |= filter_bit(h->keys[i]);
+		}
 		else
 			tp_hll_add(h, v);
 	}
@@ -788,10 +835,12 @@ bool tp_hll_equal(const struct tp_hll *a, const struct tp_hll *b)
 	    a->p.regwidth != b->p.regwidth)
 		return false;
 	switch (a->type) {
-	case TP_HLL_EXPLICIT:
+	case TP_HLL_EXPLICIT: {
+		uint64_t abuf[SMALL_SET], bbuf[SMALL_SET];
 		return a->n_explicit == b->n_explicit &&
-		       memcmp(a->keys, b->keys,
+		       memcmp(sorted_keys(a, abuf), sorted_keys(b, bbuf),
 			      (size_t)a->n_explicit * sizeof(a->keys[0])) == 0;
+	}
 	case TP_HLL_SPARSE:
 	case TP_HLL_FULL:
 		return memcmp(cregs(a), cregs(b), a->m) == 0;

@@ -51,19 +51,24 @@ struct group {
 _Static_assert(sizeof(struct group) == 64, "a group is one cache line");
 
 struct table {
-	struct group *groups; /* from aligned_alloc(), n_groups, zeroed */
+	struct group *groups; /* from big_alloc(), n_groups, zeroed */
 	size_t n_groups;
 	size_t n;        /* entries stored */
 	size_t capacity; /* entries it was sized for */
 };
 
 struct tp_wkd {
-	uint8_t *arena;    /* from malloc(), arena_cap octets */
+	uint8_t *arena;    /* from big_alloc(), arena_cap octets */
 	size_t arena_len, arena_cap;
 	struct table exact, suffix;
 	/* suffix_labels[k]: some suffix entry has k labels, so suffixes of
 	 * other lengths need no probe. */
 	bool suffix_labels[MAX_LABELS + 1];
+	/* One bit per suffix-entry hash (about 8 bits per entry): most suffix
+	 * probes of a query end here, in a bitmap small enough to stay cached,
+	 * instead of in the table. */
+	uint64_t *suffix_filter;  /* from calloc(), filter_mask / 64 + 1 words */
+	uint64_t filter_mask;
 	uint64_t seed;
 };
 
@@ -220,16 +225,24 @@ bool tp_wkd_lookup(const struct tp_wkd *w, const struct tp_dns_name *name,
 		return false;
 	/* Every suffix group this lookup may read is known now: ask for all
 	 * of them at once, so their cache misses overlap instead of queueing. */
+	bool any = false, probe[MAX_LABELS];
 	for (size_t i = 1; i < n; i++) {
+		probe[i] = false;
 		if (!w->suffix_labels[n - i])
 			continue;
 		state[i] = finish(state[i], true);
+		uint64_t bit = (state[i] >> 16) & w->filter_mask;
+		if ((w->suffix_filter[bit / 64] >> (bit % 64) & 1) == 0)
+			continue; /* certainly no entry: no probe */
+		probe[i] = any = true;
 		__builtin_prefetch(&w->suffix.groups[group_of(&w->suffix, state[i])]);
 	}
+	if (!any)
+		return false;
 	/* Most specific suffix first; never the root alone (i < n). state[i]
 	 * holds the finished hash of each suffix length that exists. */
 	for (size_t i = 1; i < n; i++) {
-		if (!w->suffix_labels[n - i])
+		if (!probe[i])
 			continue;
 		at = find(w, &w->suffix, state[i], name->wire + off[i], name->len - off[i], &slot);
 		if (at != UINT32_MAX) {
@@ -264,10 +277,29 @@ static int insert(struct tp_wkd *w, const struct tp_dns_name *name, bool wildcar
 	t->groups[slot / GROUP].at[slot % GROUP] = (uint32_t)w->arena_len;
 	t->groups[slot / GROUP].tag[slot % GROUP] = tag_of(h);
 	t->n++;
-	if (wildcard)
+	if (wildcard) {
 		w->suffix_labels[n] = true;
+		uint64_t bit = (h >> 16) & w->filter_mask;
+		w->suffix_filter[bit / 64] |= UINT64_C(1) << (bit % 64);
+	}
 	w->arena_len += RECORD_HEADER + name->len;
 	return 1;
+}
+
+/* Memory for a big table: 2 MiB aligned and marked for transparent huge
+ * pages where the kernel offers them, because random lookups over hundreds
+ * of megabytes otherwise spend much of their time on TLB misses. Small
+ * tables take ordinary 64-octet aligned memory. Free with free(). */
+static void *big_alloc(size_t size)
+{
+	const size_t huge = 2u * 1024u * 1024u;
+	if (size < huge)
+		return aligned_alloc(64, (size + 63u) / 64u * 64u);
+	size = (size + huge - 1u) / huge * huge;
+	void *p = aligned_alloc(huge, size);
+	if (p != NULL)
+		(void)madvise(p, size, MADV_HUGEPAGE); /* a hint: failure is fine */
+	return p;
 }
 
 /* Room for n entries at a load factor of at most 0.8. */
@@ -277,7 +309,7 @@ static int table_init(struct table *t, size_t n)
 	t->n_groups = n == 0 ? 0 : (n + n / 4) / GROUP + 1;
 	if (t->n_groups == 0)
 		return 0;
-	t->groups = aligned_alloc(64, t->n_groups * sizeof(*t->groups));
+	t->groups = big_alloc(t->n_groups * sizeof(*t->groups));
 	if (t->groups == NULL)
 		return -ENOMEM;
 	memset(t->groups, 0, t->n_groups * sizeof(*t->groups));
@@ -304,8 +336,13 @@ static int list_new(size_t n_exact, size_t n_suffix, size_t text_size, struct tp
 	if (w == NULL)
 		return -ENOMEM;
 	w->arena_cap = arena;
-	w->arena = malloc(arena);
-	if (w->arena == NULL || table_init(&w->exact, n_exact) < 0 ||
+	w->arena = big_alloc(arena);
+	size_t bits = 64;
+	while (bits < n_suffix * 8)
+		bits *= 2;
+	w->filter_mask = bits - 1;
+	w->suffix_filter = calloc(bits / 64, sizeof(uint64_t));
+	if (w->arena == NULL || w->suffix_filter == NULL || table_init(&w->exact, n_exact) < 0 ||
 	    table_init(&w->suffix, n_suffix) < 0 ||
 	    getrandom(&w->seed, sizeof(w->seed), 0) != (ssize_t)sizeof(w->seed)) {
 		tp_wkd_free(w);
@@ -492,6 +529,7 @@ void tp_wkd_free(struct tp_wkd *w)
 	free(w->arena);
 	table_free(&w->exact);
 	table_free(&w->suffix);
+	free(w->suffix_filter);
 	free(w);
 }
 
@@ -521,6 +559,6 @@ size_t tp_wkd_memory(const struct tp_wkd *w)
 {
 	if (w == NULL)
 		return 0;
-	return sizeof(*w) + w->arena_cap +
+	return sizeof(*w) + w->arena_cap + (w->filter_mask / 64 + 1) * sizeof(uint64_t) +
 	       (w->exact.n_groups + w->suffix.n_groups) * sizeof(struct group);
 }
