@@ -9,6 +9,7 @@ build-essential meson ninja-build pkg-config clang
 libjansson-dev libcmocka-dev
 libprotobuf-c-dev protobuf-c-compiler libfstrm-dev fstrm-bin
 libldns-dev dnstap-ldns
+libargon2-dev liblmdb-dev
 unbound knot-dnsutils
 python3 python3-dnspython
 libssl-dev zlib1g-dev
