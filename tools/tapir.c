@@ -18,6 +18,7 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
 	{ "edge", tp_edge_main, "read dnstap from a resolver and minimise it" },
 	{ "inspect", tp_inspect_main, "print a Parquet file tapir wrote as JSON lines" },
+	{ "keygen", tp_keygen_main, "create an Ed25519 signing key (JWK + PEM)" },
 	{ "wkd", tp_wkd_main, "check a well-known domains list" },
 };
 

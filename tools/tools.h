@@ -7,6 +7,7 @@
 #define TP_TOOLS_TOOLS_H
 
 int tp_inspect_main(int argc, char **argv);
+int tp_keygen_main(int argc, char **argv);
 int tp_wkd_main(int argc, char **argv);
 
 #endif
