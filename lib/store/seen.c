@@ -1,0 +1,465 @@
+/* SPDX-License-Identifier: BSD-2-Clause
+ *
+ * seen.c - the seen-store on LMDB (see seen.h).
+ *
+ * One unnamed LMDB database: key = folded wire name (1..255 octets), value =
+ * last-seen day, uint32 little-endian (so the files move between hosts).
+ *
+ * tp_seen_check() first looks the name up in a read transaction, which takes
+ * no lock and is the common case (a name already seen today). Anything else
+ * (absent, expired, or last seen on an earlier day) goes to a write
+ * transaction that looks again before writing: LMDB admits one writer at a
+ * time across threads and processes, so of many callers racing on one new
+ * name exactly one finds it absent in its write transaction, and that one
+ * alone commits and reports it new.
+ *
+ * Durability flag: MDB_NOMETASYNC, not MDB_NOSYNC. With NOMETASYNC every
+ * commit fdatasync()s the data pages and defers only the meta page, so an OS
+ * crash can undo at most the last commit and never corrupts the store on any
+ * filesystem. MDB_NOSYNC would skip the sync entirely and keeps the store
+ * consistent only if the filesystem preserves write order, which ext4 and
+ * others do not promise: it could corrupt the store, so it is not used. The
+ * cost is one fdatasync per write, and writes happen only for new names, the
+ * first sighting of a known name on a new day, and expiry batches.
+ * A process crash loses nothing either way: a commit has written to the
+ * file (not MDB_WRITEMAP) before it returns.
+ */
+#include "store/seen.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <lmdb.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/limits.h"
+
+#define SECONDS_PER_DAY 86400
+
+/* LMDB reader slots: one per thread that has ever read (slots are kept per
+ * thread, not per transaction, which is what makes reads lock-free). Workers,
+ * readers and housekeeping threads stay far below this; the lock file grows
+ * by 64 octets per slot. */
+#define MAX_READERS 512u
+
+/* tp_seen_expire(): entries deleted and entries looked at per write
+ * transaction. Small enough that a concurrent tp_seen_check waits for one
+ * batch at most, and that a batch fits in the few free pages a full map has. */
+#define EXPIRE_DELETE_BATCH 256u
+#define EXPIRE_SCAN_BATCH 4096u
+
+/* LMDB's largest key with its default build (mdb_env_get_maxkeysize). Keys
+ * we write are at most 255 octets; this bounds the copy of a foreign one. */
+#define KEY_BUF 511u
+
+/* Pages of the map kept back from new names: deleting (and refreshing)
+ * copies pages before it frees any, so a map filled to the last page could
+ * not even expire entries. New names may use the map up to
+ * pages - max(pages / RESERVE_DIVISOR, RESERVE_MIN_PAGES). */
+#define RESERVE_DIVISOR 16u
+#define RESERVE_MIN_PAGES 16u
+/* Map pages required, so that a reserve leaves room for names. */
+#define MIN_PAGES 64u
+/* LMDB's database of free pages is always database 0 (FREE_DBI in mdb.c). */
+#define FREE_DBI_ID 0u
+
+struct tp_seen {
+	MDB_env *env; /* owned; closed by tp_seen_close */
+	MDB_dbi dbi;
+	uint32_t expiry_days;
+	uint64_t name_pages; /* pages new names may fill (see RESERVE_*) */
+	/* A day for which a complete expiry pass has run (UINT32_MAX: none).
+	 * Entries expire in whole days, so a second pass on the same day
+	 * cannot find more; a full map then fails fast instead of scanning the
+	 * whole store for every new name. Relaxed ordering: a stale value only
+	 * costs one redundant pass. */
+	_Atomic uint32_t expired_day;
+};
+
+enum state {
+	ABSENT,  /* not in the store (or a value we cannot read) */
+	EXPIRED, /* present, but not seen for expiry_days days */
+	STALE,   /* present, last seen on an earlier day: refresh */
+	FRESH,   /* present, last seen today (or later: the clock went back) */
+};
+
+/* Map an LMDB return code into tapir's error space (err.h). */
+static int map_err(int rc)
+{
+	if (rc == 0)
+		return 0;
+	if (rc > 0)
+		return -rc; /* LMDB passes errno values through */
+	switch (rc) {
+	case MDB_MAP_FULL:
+	case MDB_READERS_FULL:
+	case MDB_TXN_FULL:
+	case MDB_DBS_FULL:
+		return TP_ETOOBIG;
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_INVALID:
+	case MDB_VERSION_MISMATCH:
+	case MDB_INCOMPATIBLE:
+		return TP_EMALF;
+	default:
+		return TP_EBUG;
+	}
+}
+
+/* The UTC day of now_s, or false if now_s is negative or the day does not
+ * fit the uint32 the store keeps. */
+static bool day_of(int64_t now_s, uint32_t *out)
+{
+	if (now_s < 0)
+		return false;
+	int64_t day = now_s / SECONDS_PER_DAY;
+	if (day > (int64_t)UINT32_MAX)
+		return false;
+	*out = (uint32_t)day;
+	return true;
+}
+
+static enum state classify(const struct tp_seen *s, const MDB_val *v, uint32_t today)
+{
+	if (v->mv_size != sizeof(uint32_t))
+		return ABSENT; /* not written by us: overwrite it */
+	uint32_t le;
+	memcpy(&le, v->mv_data, sizeof(le));
+	uint32_t last = le32toh(le);
+	/* 64-bit sum: last + expiry_days cannot wrap. */
+	if ((uint64_t)today >= (uint64_t)last + s->expiry_days)
+		return EXPIRED;
+	return last >= today ? FRESH : STALE;
+}
+
+int tp_seen_open(const char *dir, size_t map_size, uint32_t expiry_days,
+		 struct tp_seen **out)
+{
+	if (out != NULL)
+		*out = NULL;
+	if (dir == NULL || out == NULL || map_size < TP_SEEN_MAP_MIN || expiry_days == 0 ||
+	    expiry_days > TP_SEEN_EXPIRY_MAX)
+		return TP_EINVAL;
+
+	long page = sysconf(_SC_PAGESIZE);
+	if (page <= 0)
+		page = 4096;
+	size_t psize = (size_t)page;
+	if (map_size > SIZE_MAX - psize)
+		return TP_EINVAL;
+	map_size = (map_size + psize - 1) / psize * psize;
+
+	/* 0700: the store holds query names, which are nobody else's business. */
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return -errno;
+
+	struct tp_seen *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return -ENOMEM;
+	s->expiry_days = expiry_days;
+	atomic_init(&s->expired_day, UINT32_MAX);
+
+	int rc = mdb_env_create(&s->env);
+	if (rc != 0) {
+		free(s);
+		return map_err(rc);
+	}
+	if ((rc = mdb_env_set_mapsize(s->env, map_size)) != 0 ||
+	    (rc = mdb_env_set_maxreaders(s->env, MAX_READERS)) != 0 ||
+	    (rc = mdb_env_open(s->env, dir, MDB_NOMETASYNC, 0600)) != 0)
+		goto fail;
+
+	/* Free the reader slots of processes that died holding one (e.g. a
+	 * SIGKILLed previous run), so they do not pin old pages forever. */
+	int dead = 0;
+	if ((rc = mdb_reader_check(s->env, &dead)) != 0)
+		goto fail;
+
+	/* The map may be bigger than asked for if the file already is. */
+	MDB_stat st;
+	MDB_envinfo info;
+	if ((rc = mdb_env_stat(s->env, &st)) != 0 || (rc = mdb_env_info(s->env, &info)) != 0)
+		goto fail;
+	uint64_t pages = info.me_mapsize / st.ms_psize;
+	if (pages < MIN_PAGES) {
+		mdb_env_close(s->env);
+		free(s);
+		return TP_EINVAL;
+	}
+	uint64_t reserve = pages / RESERVE_DIVISOR;
+	if (reserve < RESERVE_MIN_PAGES)
+		reserve = RESERVE_MIN_PAGES;
+	s->name_pages = pages - reserve;
+
+	MDB_txn *txn;
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		goto fail;
+	if ((rc = mdb_dbi_open(txn, NULL, 0, &s->dbi)) != 0) {
+		mdb_txn_abort(txn);
+		goto fail;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		goto fail;
+	*out = s;
+	return 0;
+
+fail:
+	mdb_env_close(s->env);
+	free(s);
+	return map_err(rc);
+}
+
+void tp_seen_close(struct tp_seen *s)
+{
+	if (s == NULL)
+		return;
+	mdb_env_close(s->env);
+	free(s);
+}
+
+/* Whether txn may add a name: the pages both B-trees hold (the names and
+ * LMDB's free-page list, plus the two meta pages) are below name_pages.
+ * Pages on the free list are free; pages freed but still pinned by a reader
+ * are not counted, which the reserve absorbs (our readers are short).
+ * Returns 0, MDB_MAP_FULL when there is no room, or another LMDB code. */
+static int room_for_name(const struct tp_seen *s, MDB_txn *txn)
+{
+	MDB_stat names, free_list;
+	int rc;
+	if ((rc = mdb_stat(txn, s->dbi, &names)) != 0 ||
+	    (rc = mdb_stat(txn, FREE_DBI_ID, &free_list)) != 0)
+		return rc;
+	uint64_t used = 2u + (uint64_t)names.ms_branch_pages + names.ms_leaf_pages +
+			names.ms_overflow_pages + free_list.ms_branch_pages +
+			free_list.ms_leaf_pages + free_list.ms_overflow_pages;
+	return used < s->name_pages ? 0 : MDB_MAP_FULL;
+}
+
+/* The write path of tp_seen_check: look again and write, in one write
+ * transaction. Returns an LMDB code (MDB_MAP_FULL is retried by the caller),
+ * with *out_new set only on success. */
+static int check_write(struct tp_seen *s, const struct tp_dns_name *key, uint32_t today,
+		       bool *out_new)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc != 0)
+		return rc;
+	MDB_val k = { .mv_size = key->len, .mv_data = (void *)key->wire };
+	MDB_val v;
+	enum state st;
+	rc = mdb_get(txn, s->dbi, &k, &v);
+	if (rc == 0) {
+		st = classify(s, &v, today);
+	} else if (rc == MDB_NOTFOUND) {
+		st = ABSENT;
+	} else {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	if (st == FRESH) {
+		/* Another caller got here first (recorded or refreshed it). */
+		mdb_txn_abort(txn);
+		*out_new = false;
+		return 0;
+	}
+	/* Only a new key grows the tree; an overwrite may use the reserve
+	 * (the pages it copies are freed again). */
+	if (st == ABSENT && (rc = room_for_name(s, txn)) != 0) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	uint32_t le = htole32(today);
+	MDB_val nv = { .mv_size = sizeof(le), .mv_data = &le };
+	if ((rc = mdb_put(txn, s->dbi, &k, &nv, 0)) != 0) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	/* mdb_txn_commit frees the transaction whether or not it succeeds. */
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return rc;
+	*out_new = st != STALE;
+	return 0;
+}
+
+int tp_seen_check(struct tp_seen *s, const struct tp_dns_name *name, int64_t now_s,
+		  bool *out_new)
+{
+	if (out_new != NULL)
+		*out_new = false;
+	uint32_t today;
+	if (s == NULL || name == NULL || out_new == NULL || name->len == 0 ||
+	    name->len > TP_DNS_NAME_MAX || !day_of(now_s, &today))
+		return TP_EINVAL;
+
+	/* Fold a copy: the key must not depend on the case the client used
+	 * (reference bug #157), whatever the caller did. */
+	struct tp_dns_name key = *name;
+	tp_dns_name_fold(&key);
+
+	/* Fast path: a read transaction, no lock, no write. */
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc != 0)
+		return map_err(rc);
+	MDB_val k = { .mv_size = key.len, .mv_data = key.wire };
+	MDB_val v;
+	enum state st = ABSENT;
+	rc = mdb_get(txn, s->dbi, &k, &v);
+	if (rc == 0)
+		st = classify(s, &v, today);
+	/* v points into the map only while the transaction lives; st is all
+	 * we keep. */
+	mdb_txn_abort(txn);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return map_err(rc);
+	if (st == FRESH)
+		return 0;
+
+	bool is_new = false;
+	rc = check_write(s, &key, today, &is_new);
+	if (rc == MDB_MAP_FULL) {
+		/* Make room from expired entries and try once more; if no
+		 * room can be made the caller counts TP_ETOOBIG. */
+		if (atomic_load_explicit(&s->expired_day, memory_order_relaxed) == today)
+			return TP_ETOOBIG;
+		int erc = tp_seen_expire(s, now_s, NULL);
+		if (erc != 0)
+			return erc;
+		rc = check_write(s, &key, today, &is_new);
+	}
+	if (rc != 0)
+		return map_err(rc);
+	*out_new = is_new;
+	return 0;
+}
+
+/* Where the next expiry batch starts: after no key (the first entry), or at
+ * the first key >= key[0..len). */
+struct resume {
+	bool set;
+	size_t len;
+	uint8_t key[KEY_BUF];
+};
+
+/* One expiry batch in one write transaction: from *at, delete up to
+ * max_delete expired entries among at most EXPIRE_SCAN_BATCH. On success
+ * moves *at on (and sets *done at the end of the store); on failure leaves
+ * it, so the batch can be retried smaller. Returns an LMDB code. */
+static int expire_batch(struct tp_seen *s, uint32_t today, struct resume *at,
+			size_t max_delete, uint64_t *out_deleted, bool *done)
+{
+	*out_deleted = 0;
+	*done = false;
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc != 0)
+		return rc;
+	MDB_cursor *cur;
+	if ((rc = mdb_cursor_open(txn, s->dbi, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+
+	struct resume next = { .set = false };
+	MDB_val k = { .mv_size = at->len, .mv_data = at->key };
+	MDB_val v;
+	size_t scanned = 0, deleted = 0;
+	rc = mdb_cursor_get(cur, &k, &v, at->set ? MDB_SET_RANGE : MDB_FIRST);
+	while (rc == 0) {
+		if (scanned == EXPIRE_SCAN_BATCH || deleted == max_delete) {
+			/* Copy now: k points into the map, valid only inside
+			 * this transaction. */
+			if (k.mv_size > sizeof(next.key)) {
+				rc = MDB_BAD_VALSIZE; /* cannot happen: LMDB's key limit */
+				break;
+			}
+			next.set = true;
+			next.len = k.mv_size;
+			memcpy(next.key, k.mv_data, k.mv_size);
+			break;
+		}
+		scanned++;
+		if (classify(s, &v, today) == EXPIRED || v.mv_size != sizeof(uint32_t)) {
+			if ((rc = mdb_cursor_del(cur, 0)) != 0)
+				break;
+			deleted++;
+		}
+		/* After a delete the cursor already stands on the following
+		 * entry; LMDB's MDB_NEXT knows and returns that entry. */
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND) {
+		rc = 0;
+		*done = true;
+	} else if (rc != 0 || !next.set) {
+		mdb_txn_abort(txn);
+		return rc != 0 ? rc : MDB_PANIC; /* the loop ends only these ways */
+	}
+	if (deleted == 0) {
+		mdb_txn_abort(txn); /* nothing to write: spare the fdatasync */
+	} else if ((rc = mdb_txn_commit(txn)) != 0) {
+		return rc;
+	}
+	if (!*done)
+		*at = next;
+	*out_deleted = deleted;
+	return 0;
+}
+
+int tp_seen_expire(struct tp_seen *s, int64_t now_s, uint64_t *out_deleted)
+{
+	if (out_deleted != NULL)
+		*out_deleted = 0;
+	uint32_t today;
+	if (s == NULL || !day_of(now_s, &today))
+		return TP_EINVAL;
+
+	struct resume at = { .set = false };
+	size_t max_delete = EXPIRE_DELETE_BATCH;
+	uint64_t total = 0;
+	int rc;
+	for (;;) {
+		uint64_t n;
+		bool done;
+		rc = expire_batch(s, today, &at, max_delete, &n, &done);
+		if (rc == MDB_MAP_FULL && max_delete > 1) {
+			/* Deleting copies pages too; in a full map only a few
+			 * are free. Smaller batches need fewer. */
+			max_delete /= 2;
+			continue;
+		}
+		if (rc != 0)
+			break;
+		total += n;
+		if (done)
+			break;
+	}
+	if (out_deleted != NULL)
+		*out_deleted = total;
+	if (rc != 0)
+		return map_err(rc);
+	atomic_store_explicit(&s->expired_day, today, memory_order_relaxed);
+	return 0;
+}
+
+int tp_seen_stats(struct tp_seen *s, struct tp_seen_stats *out)
+{
+	if (s == NULL || out == NULL)
+		return TP_EINVAL;
+	MDB_stat st;
+	MDB_envinfo info;
+	/* mdb_env_stat reads the last committed meta page, consistently. */
+	if (mdb_env_stat(s->env, &st) != 0 || mdb_env_info(s->env, &info) != 0)
+		return TP_EBUG;
+	out->entries = st.ms_entries;
+	out->map_size = info.me_mapsize;
+	out->map_used = ((uint64_t)info.me_last_pgno + 1u) * st.ms_psize;
+	out->commits = info.me_last_txnid;
+	return 0;
+}
