@@ -16,8 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench.h"
 #include "privacy/cryptopan.h"
 
 #define N_ADDRS (1u << 16)
@@ -28,18 +28,7 @@ static uint64_t rng_state = UINT64_C(0x2545f4914f6cdd1d);
 
 static uint64_t rng(void)
 {
-	/* splitmix64: deterministic, so runs compare. */
-	uint64_t z = (rng_state += UINT64_C(0x9e3779b97f4a7c15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+	return bench_splitmix64(&rng_state);
 }
 
 static volatile uint8_t sink; /* keeps results observable */
@@ -57,7 +46,7 @@ static double run(struct tp_cryptopan *cp, size_t len, unsigned n,
 {
 	uint8_t out[16];
 	size_t out_len;
-	double t0 = now_ns();
+	double t0 = bench_now_ns();
 	for (unsigned i = 0; i < calls; i++) {
 		int rc = tp_cryptopan_anon(cp, addrs[i % n], len, out,
 					   sizeof(out), &out_len);
@@ -65,7 +54,7 @@ static double run(struct tp_cryptopan *cp, size_t len, unsigned n,
 			die("anon", rc);
 		sink ^= out[0];
 	}
-	return (now_ns() - t0) / (double)calls;
+	return (bench_now_ns() - t0) / (double)calls;
 }
 
 static double best(struct tp_cryptopan *cp, size_t len, unsigned n,

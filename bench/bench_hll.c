@@ -15,8 +15,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "bench.h"
 #include "sketch/hll.h"
 #include "sketch/murmur3.h"
 #include "sketch/prf.h"
@@ -28,18 +28,7 @@ static uint64_t rng_state = UINT64_C(0x2545f4914f6cdd1d);
 
 static uint64_t rng(void)
 {
-	/* splitmix64: deterministic, good enough for test data. */
-	uint64_t z = (rng_state += UINT64_C(0x9e3779b97f4a7c15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+	return bench_splitmix64(&rng_state);
 }
 
 static volatile uint64_t sink; /* keeps results observable */
@@ -85,21 +74,21 @@ static double best(bench_fn f)
 
 static double read_only(void)
 {
-	double t = now_ns();
+	double t = bench_now_ns();
 	uint64_t acc = 0;
 	for (unsigned i = 0; i < N_VALUES; i++)
 		acc += values[i];
 	sink = acc;
-	return (now_ns() - t) / N_VALUES;
+	return (bench_now_ns() - t) / N_VALUES;
 }
 
 static double add_dense(void)
 {
 	struct tp_hll *h = filled(5000);
-	double t = now_ns();
+	double t = bench_now_ns();
 	for (unsigned i = 0; i < N_VALUES; i++)
 		tp_hll_add(h, values[i]);
-	double r = (now_ns() - t) / N_VALUES;
+	double r = (bench_now_ns() - t) / N_VALUES;
 	sink = tp_hll_cardinality(h);
 	tp_hll_free(h);
 	return r;
@@ -110,13 +99,13 @@ static double add_dense(void)
 static double add_explicit(void)
 {
 	struct tp_hll *h = make();
-	double t = now_ns();
+	double t = bench_now_ns();
 	for (unsigned i = 0; i < N_VALUES; i++) {
 		if ((i & 15u) == 0)
 			tp_hll_reset(h);
 		tp_hll_add(h, values[i]);
 	}
-	double r = (now_ns() - t) / N_VALUES;
+	double r = (bench_now_ns() - t) / N_VALUES;
 	sink = tp_hll_cardinality(h);
 	tp_hll_free(h);
 	return r;
@@ -127,13 +116,13 @@ static double add_explicit(void)
 static double add_explicit_repeat(void)
 {
 	struct tp_hll *h = make();
-	double t = now_ns();
+	double t = bench_now_ns();
 	for (unsigned i = 0; i < N_VALUES; i++) {
 		if ((i & 255u) == 0)
 			tp_hll_reset(h);
 		tp_hll_add(h, values[(i & ~255u) | (i & 15u)]);
 	}
-	double r = (now_ns() - t) / N_VALUES;
+	double r = (bench_now_ns() - t) / N_VALUES;
 	sink = tp_hll_cardinality(h);
 	tp_hll_free(h);
 	return r;
@@ -141,21 +130,21 @@ static double add_explicit_repeat(void)
 
 static double murmur3_only(void)
 {
-	double t = now_ns();
+	double t = bench_now_ns();
 	uint64_t acc = 0;
 	for (unsigned i = 0; i < N_VALUES; i++)
 		acc ^= tp_murmur3_h1(addrs[i], 4);
 	sink = acc;
-	return (now_ns() - t) / N_VALUES;
+	return (bench_now_ns() - t) / N_VALUES;
 }
 
 static double add_murmur3(void)
 {
 	struct tp_hll *h = filled(5000);
-	double t = now_ns();
+	double t = bench_now_ns();
 	for (unsigned i = 0; i < N_VALUES; i++)
 		tp_hll_add(h, tp_murmur3_h1(addrs[i], 4));
-	double r = (now_ns() - t) / N_VALUES;
+	double r = (bench_now_ns() - t) / N_VALUES;
 	sink = tp_hll_cardinality(h);
 	tp_hll_free(h);
 	return r;
@@ -166,10 +155,10 @@ static double add_siphash(void)
 	struct tp_hll *h = filled(5000);
 	struct tp_prf_key k = { UINT64_C(0x0706050403020100),
 				UINT64_C(0x0f0e0d0c0b0a0908) };
-	double t = now_ns();
+	double t = bench_now_ns();
 	for (unsigned i = 0; i < N_VALUES; i++)
 		tp_hll_add(h, tp_prf_addr(&k, addrs[i], 4));
-	double r = (now_ns() - t) / N_VALUES;
+	double r = (bench_now_ns() - t) / N_VALUES;
 	sink = tp_hll_cardinality(h);
 	tp_hll_free(h);
 	return r;
@@ -185,11 +174,11 @@ static double union_into(struct tp_hll *dst_template_src)
 {
 	/* dst is dense; each op merges the source into it. */
 	struct tp_hll *dst = filled(20000);
-	double t = now_ns();
+	double t = bench_now_ns();
 	for (unsigned i = 0; i < OPS; i++)
 		if (tp_hll_union(dst, dst_template_src) != 0)
 			exit(1);
-	double r = (now_ns() - t) / OPS;
+	double r = (bench_now_ns() - t) / OPS;
 	sink = tp_hll_cardinality(dst);
 	tp_hll_free(dst);
 	return r;
@@ -212,12 +201,12 @@ static double union_explicit_dense(void)
 
 static double card_of(const struct tp_hll *h)
 {
-	double t = now_ns();
+	double t = bench_now_ns();
 	uint64_t acc = 0;
 	for (unsigned i = 0; i < OPS; i++)
 		acc += tp_hll_cardinality(h);
 	sink = acc;
-	return (now_ns() - t) / OPS;
+	return (bench_now_ns() - t) / OPS;
 }
 
 static double card_dense(void)
@@ -234,24 +223,24 @@ static uint8_t ser_buf[TP_HLL_SERIALIZED_MAX];
 
 static double serialize_dense(void)
 {
-	double t = now_ns();
+	double t = bench_now_ns();
 	int acc = 0;
 	for (unsigned i = 0; i < OPS; i++)
 		acc += tp_hll_serialize(src_dense, ser_buf, sizeof(ser_buf));
 	sink = (uint64_t)acc;
-	return (now_ns() - t) / OPS;
+	return (bench_now_ns() - t) / OPS;
 }
 
 static double deserialize_dense(void)
 {
 	int n = tp_hll_serialize(src_dense, ser_buf, sizeof(ser_buf));
 	struct tp_hll *h = make();
-	double t = now_ns();
+	double t = bench_now_ns();
 	int acc = 0;
 	for (unsigned i = 0; i < OPS; i++)
 		acc += tp_hll_deserialize(h, ser_buf, (size_t)n);
 	sink = (uint64_t)acc;
-	double r = (now_ns() - t) / OPS;
+	double r = (bench_now_ns() - t) / OPS;
 	tp_hll_free(h);
 	return r;
 }

@@ -17,20 +17,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "wkd/wkd.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15u;
 
 static uint64_t rng(void)
 {
-	/* splitmix64: deterministic, fast, good enough for test data. */
-	uint64_t z = (rng_state += UINT64_C(0x9e3779b97f4a7c15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
+	return bench_splitmix64(&rng_state);
 }
 
 static const char *const tlds[] = { "com", "net", "org", "se", "de", "io", "co.uk", "nu", "app", "xyz" };
@@ -68,9 +64,7 @@ static size_t make_name(char *out, uint64_t seed)
 
 static double now_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return bench_now_ns() / 1e9;
 }
 
 static long status_kib(const char *key)

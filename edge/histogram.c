@@ -24,6 +24,7 @@
 #include "sketch/hll.h"
 #include "sketch/murmur3.h"
 #include "util/log.h"
+#include "util/mix.h"
 
 #define MINUTE_US INT64_C(60000000)
 /* Open minutes at once: lateness is capped at TP_HIST_LATENESS_MAX_S. */
@@ -495,15 +496,13 @@ static void count(struct row *r, uint16_t qtype, uint16_t qclass, uint16_t rcode
 		r->count[C_OTHER_RCODE]++;
 }
 
-static const uint8_t v4_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
 static void add_client(struct tp_hist *h, struct row *r, const uint8_t *addr, size_t len)
 {
 	bool v4;
 	uint64_t hash;
 	if (addr == NULL || (len != 4 && len != 16))
 		return; /* counted, no client (edm-spec §3.2) */
-	v4 = len == 4 || memcmp(addr, v4_mapped, 12) == 0;
+	v4 = len == 4 || tp_addr_is_v4_mapped(addr);
 	if (h->cfg.hash == TP_HIST_HASH_COMPAT) {
 		/* The reference hashes the bytes as dnstap has them, a mapped
 		 * address as 16 bytes, so sketches union across edges. */

@@ -13,6 +13,7 @@
 
 #include "dns/dns.h"
 #include "dnstap/dnstap.h"
+#include "util/mix.h"
 
 /* Seconds beyond which a timestamp cannot be a real message time and would
  * overflow microsecond arithmetic (SPEC §3, peers.md §3 item 16). */
@@ -59,8 +60,6 @@ static void drop(struct tp_edge *e, enum tp_drop d)
 	e->stats.dropped[d]++;
 }
 
-static const uint8_t v4_mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
 /* Address length must agree with the socket family (peers.md §3 item 15).
  * Returns false on a mismatch. */
 static bool address_matches_family(const struct tp_dt_msg *m,
@@ -74,7 +73,7 @@ static bool address_matches_family(const struct tp_dt_msg *m,
 	case TP_DT_INET:
 		/* An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is still IPv4. */
 		return addr->len == 4 ||
-		       (addr->len == 16 && memcmp(addr->p, v4_mapped_prefix, 12) == 0);
+		       (addr->len == 16 && tp_addr_is_v4_mapped(addr->p));
 	case TP_DT_INET6:
 		return addr->len == 16;
 	default:

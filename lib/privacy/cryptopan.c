@@ -40,6 +40,8 @@
 #include <argon2.h>
 #include <openssl/evp.h>
 
+#include "util/mix.h"
+
 #define BLOCK 16u
 #define V4_BITS 32u
 #define V6_BITS 128u
@@ -292,36 +294,16 @@ static bool anon_v6(struct tp_cryptopan *cp, const uint8_t a[16],
 	return true;
 }
 
-/* ::ffff:a.b.c.d (RFC 4291 §2.5.5.2). */
-static bool is_v4_mapped(const uint8_t a[16])
-{
-	static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0,
-					   0, 0, 0, 0, 0xff, 0xff};
-	return memcmp(a, prefix, sizeof(prefix)) == 0;
-}
-
-static inline uint64_t fmix64(uint64_t k)
-{
-	/* A 64-bit finaliser: every input bit affects every output bit, so
-	 * consecutive addresses spread over the table. */
-	k ^= k >> 33;
-	k *= UINT64_C(0xff51afd7ed558ccd);
-	k ^= k >> 33;
-	k *= UINT64_C(0xc4ceb9fe1a85ec53);
-	k ^= k >> 33;
-	return k;
-}
-
 /* The WAYS entries of the set for address a. */
 static struct cache_entry *cache_set(const struct tp_cryptopan *cp,
 				     const uint8_t *a, size_t len)
 {
 	uint64_t h;
 	if (len == 4u) {
-		h = fmix64(load_be32(a) ^ cp->seed0);
+		h = tp_fmix64(load_be32(a) ^ cp->seed0);
 	} else {
-		h = fmix64(load_be64(a) ^ cp->seed0);
-		h = fmix64(h ^ load_be64(a + 8) ^ cp->seed1);
+		h = tp_fmix64(load_be64(a) ^ cp->seed0);
+		h = tp_fmix64(h ^ load_be64(a + 8) ^ cp->seed1);
 	}
 	/* Map the top 32 hash bits onto [0, cache_sets) by multiply-shift
 	 * (cache_sets <= 2^24, so the product fits 64 bits): any size works,
@@ -350,7 +332,7 @@ int tp_cryptopan_anon(struct tp_cryptopan *cp, const uint8_t *addr,
 
 	const uint8_t *a = addr;
 	size_t alen = len;
-	if (len == 16u && is_v4_mapped(addr)) {
+	if (len == 16u && tp_addr_is_v4_mapped(addr)) {
 		/* The reference unmaps first: a mapped client is an IPv4
 		 * client and gets its IPv4 pseudonym. */
 		a = addr + 12;

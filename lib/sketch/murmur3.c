@@ -10,6 +10,8 @@
  */
 #include "sketch/murmur3.h"
 
+#include "util/mix.h"
+
 /* The mixing constants of x64_128. */
 #define C1 UINT64_C(0x87c37b91114253d5)
 #define C2 UINT64_C(0x4cf5ad432745937f)
@@ -34,16 +36,6 @@ static inline uint64_t load_le_partial(const uint8_t *p, size_t n)
 	for (size_t i = n; i > 0; i--)
 		v = v << 8 | p[i - 1];
 	return v;
-}
-
-static inline uint64_t fmix64(uint64_t k)
-{
-	k ^= k >> 33;
-	k *= UINT64_C(0xff51afd7ed558ccd);
-	k ^= k >> 33;
-	k *= UINT64_C(0xc4ceb9fe1a85ec53);
-	k ^= k >> 33;
-	return k;
 }
 
 static inline uint64_t mix_k1(uint64_t k1)
@@ -95,8 +87,8 @@ void tp_murmur3_128(const void *data, size_t len, uint32_t seed,
 	h2 ^= (uint64_t)len;
 	h1 += h2;
 	h2 += h1;
-	h1 = fmix64(h1);
-	h2 = fmix64(h2);
+	h1 = tp_fmix64(h1);
+	h2 = tp_fmix64(h2);
 	h1 += h2;
 	h2 += h1;
 	out[0] = h1;

@@ -35,6 +35,7 @@
 #endif
 
 #include "util/limits.h"
+#include "util/mix.h"
 
 #define FLAG_WILDCARD 0x01u
 #define RECORD_HEADER 2u
@@ -99,13 +100,7 @@ static uint64_t absorb(uint64_t h, const uint8_t *p, size_t n)
  * `example.net.` and `.example.net.` are different keys. */
 static uint64_t finish(uint64_t h, bool wildcard)
 {
-	h ^= wildcard ? UINT64_C(0x5bd1e9955bd1e995) : 0;
-	h ^= h >> 33;
-	h *= UINT64_C(0xff51afd7ed558ccd);
-	h ^= h >> 33;
-	h *= UINT64_C(0xc4ceb9fe1a85ec53);
-	h ^= h >> 33;
-	return h;
+	return tp_fmix64(h ^ (wildcard ? UINT64_C(0x5bd1e9955bd1e995) : 0));
 }
 
 /* Label start offsets of a wire name, left to right; returns the count. */
