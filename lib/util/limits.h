@@ -49,12 +49,25 @@
 /* Well-known list: entries (the arena must also stay under 4 GiB). */
 #define TP_WKD_MAX_ENTRIES (200u * 1000u * 1000u)
 
+/* DAWG list files (lib/wkd/dawg.c, edm-spec §2.3): code points in one
+ * word (a 255-octet name as text, plus a leading dot and slack), and words
+ * in one file (as many as a well-known list may hold). */
+#define TP_DAWG_WORD_MAX 257u
+#define TP_DAWG_MAX_WORDS TP_WKD_MAX_ENTRIES
+
+/* Client CIDR lists (lib/wkd/cidr.c, edm-spec §2.4): the file, the prefixes
+ * in it, and one non-comment line (the longest prefix in text,
+ * "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255/128", has 49 characters). */
+#define TP_CIDR_FILE_MAX (256u * 1024u * 1024u)
+#define TP_CIDR_MAX_PREFIXES (4u * 1024u * 1024u)
+#define TP_CIDR_LINE_MAX 64u
+
 /* Protobuf: nesting we follow (Dnstap -> Message) and varint length. */
 #define TP_PB_VARINT_MAX_BYTES 10u
 
 /* Parquet (lib/parquet). The reader applies these to files it did not write;
  * the writer stays inside them, so that everything tapir writes reads back.
- * Leaf columns in a flat schema (the histogram has 26, sessions 25). */
+ * Leaf columns in a flat schema (the histogram has 26, sessions 24). */
 #define TP_PQ_COLUMNS_MAX 256u
 /* Octets in one column name or key/value metadata key, and in one
  * key/value metadata value (the footer must stay under TP_PQ_FOOTER_MAX). */
@@ -84,5 +97,24 @@
 #define TP_PQ_THRIFT_DEPTH_MAX 16u
 #define TP_PQ_ROW_GROUPS_MAX (64u * 1024u)
 #define TP_PQ_KV_MAX 1024u
+
+/* Session log (edge/session.c). A DNS message is at most 65535 octets
+ * (RFC 1035 §4.2.2 length field); a longer one is not scrubbed or stored. */
+#define TP_DNS_MESSAGE_MAX 65535u
+/* Rows in one session block before it is closed early (a block then ends at
+ * the next second, so names stay unique). */
+#define TP_SESSION_BLOCK_ROWS_MAX (1024u * 1024u)
+/* Rows per Parquet row group in a session block (each row may hold a DNS
+ * message, so fewer than the writer's default). */
+#define TP_SESSION_ROW_GROUP_ROWS 16384u
+/* dnstap identity stored as server_id; longer ones are stored as NULL. */
+#define TP_SESSION_SERVER_ID_MAX 1024u
+/* Longest block period, and how often free disk space is re-checked while
+ * a block is open. */
+#define TP_SESSION_BLOCK_MAX_S 60u
+#define TP_SESSION_DISK_CHECK_S 5u
+/* Crypto-PAn cache entries per worker by default (about 34 octets each: a
+ * little over 2 MiB; the reference's 10^7 would be 340 MB). */
+#define TP_SESSION_CRYPTOPAN_ENTRIES_DEFAULT 65536u
 
 #endif

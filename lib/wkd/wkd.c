@@ -36,6 +36,7 @@
 
 #include "util/limits.h"
 #include "util/mix.h"
+#include "wkd/dawg.h"
 
 #define FLAG_WILDCARD 0x01u
 #define RECORD_HEADER 2u
@@ -389,15 +390,10 @@ static const char *parse_line(const char *text, size_t len, struct tp_dns_name *
 	return NULL;
 }
 
-static int add_line(struct tp_wkd *w, const char *text, size_t len, uint64_t lineno,
-		    tp_wkd_bad_line_fn bad_line, void *ctx, struct tp_wkd_stats *st)
+/* Add one entry (a text line without comment handling, or a DAWG word). */
+static int add_entry(struct tp_wkd *w, const char *text, size_t len, uint64_t lineno,
+		     tp_wkd_bad_line_fn bad_line, void *ctx, struct tp_wkd_stats *st)
 {
-	if (len > 0 && text[len - 1] == '\r')
-		len--;
-	if (len == 0 || text[0] == '#') {
-		st->skipped++;
-		return 0;
-	}
 	struct tp_dns_name name;
 	bool wildcard;
 	const char *why = parse_line(text, len, &name, &wildcard);
@@ -417,6 +413,18 @@ static int add_line(struct tp_wkd *w, const char *text, size_t len, uint64_t lin
 	else
 		st->exact++;
 	return 0;
+}
+
+static int add_line(struct tp_wkd *w, const char *text, size_t len, uint64_t lineno,
+		    tp_wkd_bad_line_fn bad_line, void *ctx, struct tp_wkd_stats *st)
+{
+	if (len > 0 && text[len - 1] == '\r')
+		len--;
+	if (len == 0 || text[0] == '#') {
+		st->skipped++;
+		return 0;
+	}
+	return add_entry(w, text, len, lineno, bad_line, ctx, st);
 }
 
 static int build_from_text(const char *text, size_t size, tp_wkd_bad_line_fn bad_line,
@@ -452,6 +460,79 @@ static int build_from_text(const char *text, size_t size, tp_wkd_bad_line_fn bad
 	return 0;
 }
 
+/* DAWG words are sized in a first walk and added in a second. */
+struct dawg_build {
+	size_t n, suffixes, text;
+	struct tp_wkd *w;
+	tp_wkd_bad_line_fn bad_line;
+	void *ctx;
+	struct tp_wkd_stats *st;
+};
+
+static int dawg_count(void *ctx, uint64_t rank, const uint32_t *word, size_t n)
+{
+	(void)rank;
+	struct dawg_build *d = ctx;
+	d->n++;
+	d->suffixes += n >= 2 && word[0] == '.';
+	d->text += n;
+	return 0;
+}
+
+static int dawg_add(void *ctx, uint64_t rank, const uint32_t *word, size_t n)
+{
+	struct dawg_build *d = ctx;
+	char text[TP_DAWG_WORD_MAX];
+	d->st->lines = rank + 1;
+	if (n == 0) {
+		d->st->bad++;
+		if (d->bad_line)
+			d->bad_line(d->ctx, rank + 1, "empty word");
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		/* Code points beyond ASCII have no place in a name's text form
+		 * (the reference's names escape them as \DDD). */
+		if (word[i] < 0x21 || word[i] > 0x7e) {
+			d->st->bad++;
+			if (d->bad_line)
+				d->bad_line(d->ctx, rank + 1, "character outside printable ASCII");
+			return 0;
+		}
+		text[i] = (char)word[i];
+	}
+	return add_entry(d->w, text, n, rank + 1, d->bad_line, d->ctx, d->st);
+}
+
+/* A DAWG file's words, each checked like a text line; bad words are
+ * reported with their rank + 1 as the line number, and a file whose
+ * structure does not decode as line 0. */
+static int build_from_dawg(const uint8_t *buf, size_t size, tp_wkd_bad_line_fn bad_line,
+			   void *ctx, struct tp_wkd **out, struct tp_wkd_stats *st)
+{
+	struct dawg_build d = { .bad_line = bad_line, .ctx = ctx, .st = st };
+	int rc = tp_dawg_words(buf, size, dawg_count, &d);
+	if (rc == 0)
+		rc = list_new(d.n - d.suffixes, d.suffixes, d.text, &d.w);
+	if (rc == 0)
+		rc = tp_dawg_words(buf, size, dawg_add, &d);
+	if (rc == TP_EMALF || rc == TP_ETRUNC) {
+		st->bad++;
+		if (bad_line)
+			bad_line(ctx, 0, rc == TP_ETRUNC ? "DAWG file truncated"
+							 : "DAWG file corrupt (does not decode)");
+		rc = TP_EMALF;
+	}
+	if (rc == 0 && st->bad > 0)
+		rc = TP_EMALF;
+	if (rc < 0) {
+		tp_wkd_free(d.w);
+		return rc;
+	}
+	*out = d.w;
+	return 0;
+}
+
 int tp_wkd_load(const char *path, tp_wkd_bad_line_fn bad_line, void *ctx,
 		struct tp_wkd **out, struct tp_wkd_stats *out_stats)
 {
@@ -478,7 +559,10 @@ int tp_wkd_load(const char *path, tp_wkd_bad_line_fn bad_line, void *ctx,
 			rc = -errno;
 		} else {
 			(void)madvise(map, (size_t)sb.st_size, MADV_SEQUENTIAL);
-			rc = build_from_text(map, (size_t)sb.st_size, bad_line, ctx, out, &st);
+			if (tp_dawg_detect(map, (size_t)sb.st_size))
+				rc = build_from_dawg(map, (size_t)sb.st_size, bad_line, ctx, out, &st);
+			else
+				rc = build_from_text(map, (size_t)sb.st_size, bad_line, ctx, out, &st);
 			munmap(map, (size_t)sb.st_size);
 		}
 	}

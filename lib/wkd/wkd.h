@@ -52,6 +52,11 @@ typedef void (*tp_wkd_bad_line_fn)(void *ctx, uint64_t line, const char *why);
  * Blank lines and lines starting with '#' are skipped; a trailing CR is
  * ignored. Every other line must be a valid lowercase FQDN with a trailing
  * dot, optionally with a leading dot for a suffix entry.
+ * A file whose content is a DAWG (the reference's binary form, dawg.h) is
+ * read as its words instead, each checked like a line (no comments) and
+ * reported with its rank + 1 as the line number; line 0 means the DAWG
+ * structure itself is truncated or corrupt. A DAWG of 0 words is an empty
+ * list.
  * Returns 0 and *out (free with tp_wkd_free), or
  *   TP_EMALF    one or more bad lines (all reported through bad_line);
  *   TP_ETOOBIG  the list exceeds TP_WKD_MAX_ENTRIES or the arena limit;
