@@ -15,6 +15,7 @@
 
 #include <string.h>
 
+#include "dns/dns_impl.h"
 #include "util/rd.h"
 
 /* RR types whose RDATA layout the walk checks (RFC 1035 §3.3, IANA). */
@@ -209,16 +210,9 @@ static int read_name(struct rd *r, size_t limit, int overrun, uint8_t *dst,
  * target is rejected just as a DNS library would reject it. The A/AAAA
  * entries check the fixed sizes of the most common answers. Types not
  * listed are opaque (RFC 3597 §4): only RDLENGTH is checked. */
-struct rdata_shape {
-	uint8_t prefix;
-	uint8_t names;
-	uint8_t suffix;
-	bool rest;
-};
-
-static bool rdata_shape(uint16_t type, struct rdata_shape *s)
+bool tp_dns_rdata_shape(uint16_t type, struct tp_dns_rdata_shape *s)
 {
-	*s = (struct rdata_shape){ 0, 0, 0, false };
+	*s = (struct tp_dns_rdata_shape){ 0, 0, 0, false };
 	switch (type) {
 	case T_A: /* RFC 1035 §3.4.1 */
 		s->suffix = 4;
@@ -281,11 +275,11 @@ static bool rdata_shape(uint16_t type, struct rdata_shape *s)
 static int check_rdata(const struct rd *r, uint16_t type, size_t start,
 		       size_t end)
 {
-	struct rdata_shape s;
+	struct tp_dns_rdata_shape s;
 
 	/* Empty RDATA is legal in dynamic updates (RFC 2136 §2.5.2-2.5.4:
 	 * class ANY/NONE deletions) and for meta queries; nothing to check. */
-	if (end == start || !rdata_shape(type, &s))
+	if (end == start || !tp_dns_rdata_shape(type, &s))
 		return 0;
 	struct rd sub = { r->buf, r->len, start, 0 };
 	if (end - start < s.prefix)
