@@ -4,6 +4,11 @@
  *
  * One unnamed LMDB database: key = folded wire name (1..255 octets), value =
  * last-seen day, uint32 little-endian (so the files move between hosts).
+ * The outbox shares it under keys whose first octet (>= 0xC0) no wire name
+ * can start with, so they sort after every name:
+ *   0xFD                  last sequence number used, uint64 LE
+ *   0xFE <sink>           the sink's cursor, uint64 LE
+ *   0xFF <seq, 8 BE>      a queued event (big-endian: sorted by seq)
  *
  * tp_seen_check() first looks the name up in a read transaction, which takes
  * no lock and is the common case (a name already seen today). Anything else
@@ -29,10 +34,12 @@
 #include <endian.h>
 #include <errno.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/limits.h"
@@ -77,7 +84,23 @@ struct tp_seen {
 	 * whole store for every new name. Relaxed ordering: a stale value only
 	 * costs one redundant pass. */
 	_Atomic uint32_t expired_day;
+
+	/* Outbox. The counters mirror the store for this process; they
+	 * change only after a commit, under lock. */
+	uint32_t sink_mask;
+	uint64_t queue_limit;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;   /* last_seq moved, or tp_outbox_wake_all */
+	uint64_t last_seq;
+	uint64_t queued;
+	uint64_t wakes;
 };
+
+#define KEY_META 0xC0u   /* first octet of every non-name key */
+#define KEY_SEQ 0xFDu
+#define KEY_CURSOR 0xFEu
+#define KEY_EVENT 0xFFu
+#define EVENT_KEY_LEN 9u
 
 enum state {
 	ABSENT,  /* not in the store (or a value we cannot read) */
@@ -134,6 +157,101 @@ static enum state classify(const struct tp_seen *s, const MDB_val *v, uint32_t t
 	if ((uint64_t)today >= (uint64_t)last + s->expiry_days)
 		return EXPIRED;
 	return last >= today ? FRESH : STALE;
+}
+
+static bool is_meta_key(const MDB_val *k)
+{
+	return k->mv_size > 0 && ((const uint8_t *)k->mv_data)[0] >= KEY_META;
+}
+
+static void event_key(uint8_t key[EVENT_KEY_LEN], uint64_t seq)
+{
+	key[0] = KEY_EVENT;
+	uint64_t be = htobe64(seq);
+	memcpy(key + 1, &be, sizeof(be));
+}
+
+static uint64_t event_seq(const MDB_val *k)
+{
+	uint64_t be;
+	memcpy(&be, (const uint8_t *)k->mv_data + 1, sizeof(be));
+	return be64toh(be);
+}
+
+static bool is_event_key(const MDB_val *k)
+{
+	return k->mv_size == EVENT_KEY_LEN && ((const uint8_t *)k->mv_data)[0] == KEY_EVENT;
+}
+
+/* A uint64 LE value under a one- or two-octet meta key; 0 when absent. */
+static int get_u64(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t key_len,
+		   uint64_t *out)
+{
+	MDB_val k = { .mv_size = key_len, .mv_data = (void *)key };
+	MDB_val v;
+	*out = 0;
+	int rc = mdb_get(txn, dbi, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	if (v.mv_size != sizeof(uint64_t))
+		return MDB_CORRUPTED;
+	uint64_t le;
+	memcpy(&le, v.mv_data, sizeof(le));
+	*out = le64toh(le);
+	return 0;
+}
+
+static int put_u64(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t key_len,
+		   uint64_t value)
+{
+	MDB_val k = { .mv_size = key_len, .mv_data = (void *)key };
+	uint64_t le = htole64(value);
+	MDB_val v = { .mv_size = sizeof(le), .mv_data = &le };
+	return mdb_put(txn, dbi, &k, &v, 0);
+}
+
+/* The outbox state of a store opened now: last sequence number and the
+ * number of queued events (bounded by the queue limit of earlier runs). */
+static int load_outbox(struct tp_seen *s, MDB_txn *txn)
+{
+	static const uint8_t seq_key[1] = { KEY_SEQ };
+	int rc = get_u64(txn, s->dbi, seq_key, sizeof(seq_key), &s->last_seq);
+	if (rc != 0)
+		return rc;
+	MDB_cursor *cur;
+	if ((rc = mdb_cursor_open(txn, s->dbi, &cur)) != 0)
+		return rc;
+	uint8_t first[EVENT_KEY_LEN];
+	event_key(first, 0);
+	MDB_val k = { .mv_size = sizeof(first), .mv_data = first };
+	MDB_val v;
+	s->queued = 0;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (!is_event_key(&k) || event_seq(&k) > s->last_seq) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		s->queued++;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int init_sync(struct tp_seen *s)
+{
+	pthread_condattr_t attr;
+	if (pthread_condattr_init(&attr) != 0)
+		return -1;
+	/* Waits are timeouts, not dates: immune to clock steps. */
+	int rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	if (rc == 0 && (rc = pthread_cond_init(&s->cond, &attr)) == 0 &&
+	    (rc = pthread_mutex_init(&s->lock, NULL)) != 0)
+		pthread_cond_destroy(&s->cond);
+	pthread_condattr_destroy(&attr);
+	return rc == 0 ? 0 : -1;
 }
 
 int tp_seen_open(const char *dir, size_t map_size, uint32_t expiry_days,
@@ -202,8 +320,18 @@ int tp_seen_open(const char *dir, size_t map_size, uint32_t expiry_days,
 		mdb_txn_abort(txn);
 		goto fail;
 	}
+	if ((rc = load_outbox(s, txn)) != 0) {
+		mdb_txn_abort(txn);
+		goto fail;
+	}
 	if ((rc = mdb_txn_commit(txn)) != 0)
 		goto fail;
+	if (init_sync(s) != 0) {
+		mdb_env_close(s->env);
+		free(s);
+		return TP_EBUG;
+	}
+	s->queue_limit = TP_OUTBOX_DEFAULT_MAX;
 	*out = s;
 	return 0;
 
@@ -218,6 +346,8 @@ void tp_seen_close(struct tp_seen *s)
 	if (s == NULL)
 		return;
 	mdb_env_close(s->env);
+	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
 
@@ -383,6 +513,10 @@ static int expire_batch(struct tp_seen *s, uint32_t today, struct resume *at,
 			memcpy(next.key, k.mv_data, k.mv_size);
 			break;
 		}
+		if (is_meta_key(&k)) {
+			rc = MDB_NOTFOUND; /* the names end here; the outbox follows */
+			break;
+		}
 		scanned++;
 		if (classify(s, &v, today) == EXPIRED || v.mv_size != sizeof(uint32_t)) {
 			if ((rc = mdb_cursor_del(cur, 0)) != 0)
@@ -457,9 +591,378 @@ int tp_seen_stats(struct tp_seen *s, struct tp_seen_stats *out)
 	/* mdb_env_stat reads the last committed meta page, consistently. */
 	if (mdb_env_stat(s->env, &st) != 0 || mdb_env_info(s->env, &info) != 0)
 		return TP_EBUG;
-	out->entries = st.ms_entries;
+	/* The outbox's keys are not names. */
+	uint64_t meta = 0;
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0)
+		return TP_EBUG;
+	if (mdb_cursor_open(txn, s->dbi, &cur) != 0) {
+		mdb_txn_abort(txn);
+		return TP_EBUG;
+	}
+	uint8_t first = KEY_META;
+	MDB_val k = { .mv_size = 1, .mv_data = &first };
+	MDB_val v;
+	int rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		meta++;
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	if (rc != MDB_NOTFOUND)
+		return map_err(rc);
+	out->entries = st.ms_entries >= meta ? st.ms_entries - meta : 0;
 	out->map_size = info.me_mapsize;
 	out->map_used = ((uint64_t)info.me_last_pgno + 1u) * st.ms_psize;
 	out->commits = info.me_last_txnid;
+	return 0;
+}
+
+/* ---- batches and the outbox ------------------------------------------- */
+
+int tp_seen_peek(struct tp_seen *s, const struct tp_dns_name *name, int64_t now_s,
+		 enum tp_seen_state *out)
+{
+	uint32_t today;
+	if (s == NULL || name == NULL || out == NULL || name->len == 0 ||
+	    name->len > TP_DNS_NAME_MAX || !day_of(now_s, &today))
+		return TP_EINVAL;
+	struct tp_dns_name key = *name;
+	tp_dns_name_fold(&key);
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc != 0)
+		return map_err(rc);
+	MDB_val k = { .mv_size = key.len, .mv_data = key.wire };
+	MDB_val v;
+	enum state st = ABSENT;
+	rc = mdb_get(txn, s->dbi, &k, &v);
+	if (rc == 0)
+		st = classify(s, &v, today);
+	mdb_txn_abort(txn);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return map_err(rc);
+	*out = st == FRESH ? TP_SEEN_KNOWN : st == STALE ? TP_SEEN_REFRESH : TP_SEEN_NEW;
+	return 0;
+}
+
+/* One attempt at a batch. Returns an LMDB code; on MDB_MAP_FULL nothing was
+ * written and the caller may expire and retry. On success *new_seq and
+ * *added tell what was queued. */
+static int record_txn(struct tp_seen *s, struct tp_seen_item *items, size_t n,
+		      uint32_t today, uint64_t *new_seq, uint64_t *added)
+{
+	static const uint8_t seq_key[1] = { KEY_SEQ };
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc != 0)
+		return rc;
+	uint64_t seq, queued;
+	if ((rc = get_u64(txn, s->dbi, seq_key, sizeof(seq_key), &seq)) != 0) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	pthread_mutex_lock(&s->lock);
+	queued = s->queued;
+	uint64_t limit = s->queue_limit;
+	pthread_mutex_unlock(&s->lock);
+	uint64_t first_seq = seq;
+	bool wrote = false;
+
+	for (size_t i = 0; i < n; i++) {
+		struct tp_seen_item *it = &items[i];
+		it->is_new = it->queued = false;
+		it->error = 0;
+		if (it->name.len == 0 || it->name.len > TP_DNS_NAME_MAX ||
+		    (it->event != NULL && (it->event_len == 0 || it->event_len > TP_OUTBOX_ITEM_MAX))) {
+			it->error = TP_EINVAL;
+			continue;
+		}
+		struct tp_dns_name key = it->name;
+		tp_dns_name_fold(&key);
+		MDB_val k = { .mv_size = key.len, .mv_data = key.wire };
+		MDB_val v;
+		enum state st;
+		rc = mdb_get(txn, s->dbi, &k, &v);
+		if (rc == 0) {
+			st = classify(s, &v, today);
+		} else if (rc == MDB_NOTFOUND) {
+			st = ABSENT;
+		} else {
+			break;
+		}
+		rc = 0;
+		if (st == FRESH)
+			continue;
+		bool first = st != STALE;
+		if (first && it->event != NULL && queued >= limit) {
+			/* Not recorded: a later sighting may report it. */
+			it->error = TP_ETOOBIG;
+			continue;
+		}
+		if (st == ABSENT && (rc = room_for_name(s, txn)) != 0)
+			break;
+		uint32_t le = htole32(today);
+		MDB_val nv = { .mv_size = sizeof(le), .mv_data = &le };
+		if ((rc = mdb_put(txn, s->dbi, &k, &nv, 0)) != 0)
+			break;
+		wrote = true;
+		if (!first)
+			continue;
+		it->is_new = true;
+		if (it->event == NULL)
+			continue;
+		uint8_t ek[EVENT_KEY_LEN];
+		event_key(ek, ++seq);
+		MDB_val evk = { .mv_size = sizeof(ek), .mv_data = ek };
+		MDB_val evv = { .mv_size = it->event_len, .mv_data = (void *)it->event };
+		if ((rc = mdb_put(txn, s->dbi, &evk, &evv, MDB_NOOVERWRITE)) != 0)
+			break;
+		it->queued = true;
+		queued++;
+	}
+	if (rc == 0 && seq != first_seq)
+		rc = put_u64(txn, s->dbi, seq_key, sizeof(seq_key), seq);
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		for (size_t i = 0; i < n; i++)
+			items[i].is_new = items[i].queued = false;
+		return rc;
+	}
+	if (!wrote) {
+		mdb_txn_abort(txn); /* all known today: spare the fdatasync */
+	} else if ((rc = mdb_txn_commit(txn)) != 0) {
+		for (size_t i = 0; i < n; i++)
+			items[i].is_new = items[i].queued = false;
+		return rc;
+	}
+	*new_seq = seq;
+	*added = seq - first_seq;
+	return 0;
+}
+
+int tp_seen_record(struct tp_seen *s, struct tp_seen_item *items, size_t n, int64_t now_s)
+{
+	uint32_t today;
+	if (s == NULL || (items == NULL && n > 0) || !day_of(now_s, &today))
+		return TP_EINVAL;
+	if (n == 0)
+		return 0;
+	uint64_t seq = 0, added = 0;
+	int rc = record_txn(s, items, n, today, &seq, &added);
+	if (rc == MDB_MAP_FULL) {
+		if (atomic_load_explicit(&s->expired_day, memory_order_relaxed) == today)
+			return TP_ETOOBIG;
+		int erc = tp_seen_expire(s, now_s, NULL);
+		if (erc != 0)
+			return erc;
+		rc = record_txn(s, items, n, today, &seq, &added);
+	}
+	if (rc != 0)
+		return map_err(rc);
+	if (added > 0) {
+		pthread_mutex_lock(&s->lock);
+		s->queued += added;
+		s->last_seq = seq;
+		pthread_cond_broadcast(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+	}
+	return 0;
+}
+
+int tp_outbox_set_sinks(struct tp_seen *s, uint32_t mask)
+{
+	if (s == NULL || mask >= (1u << TP_OUTBOX_SINKS))
+		return TP_EINVAL;
+	pthread_mutex_lock(&s->lock);
+	s->sink_mask = mask;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+void tp_outbox_set_limit(struct tp_seen *s, uint64_t max_items)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->queue_limit = max_items == 0 ? TP_OUTBOX_DEFAULT_MAX : max_items;
+	pthread_mutex_unlock(&s->lock);
+}
+
+int tp_outbox_read(struct tp_seen *s, unsigned sink, uint64_t after, size_t max,
+		   tp_outbox_fn fn, void *ctx, size_t *out_read)
+{
+	if (out_read != NULL)
+		*out_read = 0;
+	if (s == NULL || sink >= TP_OUTBOX_SINKS || fn == NULL || out_read == NULL ||
+	    after == UINT64_MAX)
+		return TP_EINVAL;
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc != 0)
+		return map_err(rc);
+	MDB_cursor *cur;
+	if ((rc = mdb_cursor_open(txn, s->dbi, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return map_err(rc);
+	}
+	uint8_t from[EVENT_KEY_LEN];
+	event_key(from, after + 1);
+	MDB_val k = { .mv_size = sizeof(from), .mv_data = from };
+	MDB_val v;
+	size_t done = 0;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && done < max;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (!is_event_key(&k)) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		if (fn(ctx, event_seq(&k), v.mv_data, v.mv_size) != 0)
+			break;
+		done++;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	*out_read = done;
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return map_err(rc);
+	return 0;
+}
+
+int tp_outbox_cursor(struct tp_seen *s, unsigned sink, uint64_t *out)
+{
+	if (out != NULL)
+		*out = 0;
+	if (s == NULL || sink >= TP_OUTBOX_SINKS || out == NULL)
+		return TP_EINVAL;
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc != 0)
+		return map_err(rc);
+	const uint8_t key[2] = { KEY_CURSOR, (uint8_t)sink };
+	rc = get_u64(txn, s->dbi, key, sizeof(key), out);
+	mdb_txn_abort(txn);
+	return map_err(rc);
+}
+
+int tp_outbox_ack(struct tp_seen *s, unsigned sink, uint64_t seq)
+{
+	if (s == NULL || sink >= TP_OUTBOX_SINKS)
+		return TP_EINVAL;
+	pthread_mutex_lock(&s->lock);
+	uint32_t mask = s->sink_mask;
+	uint64_t last = s->last_seq;
+	pthread_mutex_unlock(&s->lock);
+	if (seq > last)
+		return TP_EINVAL;
+
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc != 0)
+		return map_err(rc);
+	const uint8_t key[2] = { KEY_CURSOR, (uint8_t)sink };
+	uint64_t cur_pos;
+	if ((rc = get_u64(txn, s->dbi, key, sizeof(key), &cur_pos)) != 0)
+		goto abort;
+	if (seq <= cur_pos) {
+		mdb_txn_abort(txn);
+		return 0;
+	}
+	if ((rc = put_u64(txn, s->dbi, key, sizeof(key), seq)) != 0)
+		goto abort;
+
+	/* Everything every active sink has delivered can go. */
+	uint64_t upto = UINT64_MAX;
+	for (unsigned i = 0; i < TP_OUTBOX_SINKS; i++) {
+		if (!(mask & (1u << i)))
+			continue;
+		uint64_t c = seq;
+		const uint8_t ck[2] = { KEY_CURSOR, (uint8_t)i };
+		if (i != sink && (rc = get_u64(txn, s->dbi, ck, sizeof(ck), &c)) != 0)
+			goto abort;
+		if (c < upto)
+			upto = c;
+	}
+	if (!(mask & (1u << sink)))
+		upto = 0; /* an inactive sink's progress deletes nothing */
+	uint64_t deleted = 0;
+	if (upto != UINT64_MAX && upto > 0) {
+		MDB_cursor *cur;
+		if ((rc = mdb_cursor_open(txn, s->dbi, &cur)) != 0)
+			goto abort;
+		uint8_t from[EVENT_KEY_LEN];
+		event_key(from, 0);
+		MDB_val k = { .mv_size = sizeof(from), .mv_data = from };
+		MDB_val v;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		while (rc == 0 && is_event_key(&k) && event_seq(&k) <= upto) {
+			if ((rc = mdb_cursor_del(cur, 0)) != 0)
+				break;
+			deleted++;
+			/* As in expire_batch: after a delete MDB_NEXT
+			 * returns the entry that followed it. */
+			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+		}
+		mdb_cursor_close(cur);
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			goto abort;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return map_err(rc);
+	if (deleted > 0) {
+		pthread_mutex_lock(&s->lock);
+		s->queued = s->queued >= deleted ? s->queued - deleted : 0;
+		pthread_mutex_unlock(&s->lock);
+	}
+	return 0;
+abort:
+	mdb_txn_abort(txn);
+	return map_err(rc);
+}
+
+bool tp_outbox_wait(struct tp_seen *s, uint64_t after, int timeout_ms)
+{
+	if (s == NULL)
+		return false;
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	if (timeout_ms > 0) {
+		until.tv_sec += timeout_ms / 1000;
+		until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+	}
+	pthread_mutex_lock(&s->lock);
+	uint64_t wakes = s->wakes;
+	while (s->last_seq <= after && s->wakes == wakes && timeout_ms > 0) {
+		if (pthread_cond_timedwait(&s->cond, &s->lock, &until) != 0)
+			break;
+	}
+	bool newer = s->last_seq > after;
+	pthread_mutex_unlock(&s->lock);
+	return newer;
+}
+
+void tp_outbox_wake_all(struct tp_seen *s)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->wakes++;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+int tp_outbox_stats(struct tp_seen *s, uint64_t *out_queued, uint64_t *out_last_seq)
+{
+	if (s == NULL || out_queued == NULL || out_last_seq == NULL)
+		return TP_EINVAL;
+	pthread_mutex_lock(&s->lock);
+	*out_queued = s->queued;
+	*out_last_seq = s->last_seq;
+	pthread_mutex_unlock(&s->lock);
 	return 0;
 }

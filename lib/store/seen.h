@@ -130,4 +130,105 @@ struct tp_seen_stats {
 /* Returns 0, TP_EINVAL or TP_EBUG. */
 int tp_seen_stats(struct tp_seen *s, struct tp_seen_stats *out) TP_WUR;
 
+/* ---- first sightings in batches, with their events -------------------------
+ *
+ * The edge turns each first sighting into a signed event and must not lose
+ * one nor send one twice when it is killed. So the event is queued in the
+ * same store, in the same LMDB write transaction that records the name: after
+ * a crash either both are there or neither is. Queued events wait in the
+ * store (the "outbox") until every active sink (MQTT, NATS) has delivered
+ * them; a broker outage and a restart lose nothing.
+ *
+ * Outbox records live in the names' database under keys that cannot be a
+ * wire name (a first octet >= 0xC0, which is a compression pointer and never
+ * a key of ours), so one transaction covers both and expiry skips them. */
+
+/* What tp_seen_peek() saw, for the caller to decide what to build. */
+enum tp_seen_state {
+	TP_SEEN_KNOWN,   /* seen today: nothing to do */
+	TP_SEEN_REFRESH, /* seen on an earlier day, within the expiry */
+	TP_SEEN_NEW,     /* absent or expired: probably a first sighting */
+};
+
+/* Read-only, lock-free look at name (folded here). Returns 0 and *out, or
+ * TP_EINVAL, TP_EMALF, -errno, TP_EBUG. */
+int tp_seen_peek(struct tp_seen *s, const struct tp_dns_name *name, int64_t now_s,
+		 enum tp_seen_state *out) TP_WUR;
+
+/* One name of a batch. */
+struct tp_seen_item {
+	struct tp_dns_name name;  /* in: any case (folded by the store) */
+	const uint8_t *event;     /* in: bytes to queue if the name is new, or
+				   * NULL to record it without an event */
+	size_t event_len;         /* in: 1..TP_OUTBOX_ITEM_MAX when event */
+	bool is_new;              /* out: recorded as a first sighting now */
+	bool queued;              /* out: its event is in the outbox */
+	int error;                /* out: 0, or why this item was skipped */
+};
+
+/* Record a batch of sightings in ONE write transaction (one fdatasync for
+ * the batch): each name is looked at again under the write lock; the new
+ * ones are recorded and their events queued; known ones are refreshed as
+ * tp_seen_check() does. An item whose event would exceed the outbox limit
+ * (TP_ETOOBIG in its error) is not recorded either, so a later sighting can
+ * still report it once the sinks have caught up. Items with a bad argument
+ * get TP_EINVAL in their error and are skipped.
+ * Returns 0 (the whole batch committed; see each item), or a failure of the
+ * transaction (nothing of the batch was recorded): TP_ETOOBIG (store full even
+ * after expiry), TP_EMALF, -errno, TP_EBUG, TP_EINVAL. */
+int tp_seen_record(struct tp_seen *s, struct tp_seen_item *items, size_t n,
+		   int64_t now_s) TP_WUR;
+
+/* Sinks that deliver the outbox, numbered 0..TP_OUTBOX_SINKS-1. */
+#define TP_OUTBOX_SINKS 4u
+#define TP_OUTBOX_SINK_MQTT 0u
+#define TP_OUTBOX_SINK_NATS 1u
+/* An event is a few hundred octets; this bounds what one may be. */
+#define TP_OUTBOX_ITEM_MAX 16384u
+
+/* Which sinks must deliver an event before it is deleted (bit i = sink i).
+ * Set at start, before any other outbox call; sinks not in the mask neither
+ * hold events back nor get them. A sink's position survives restarts, so a
+ * sink turned off and on again resumes where it was (events deleted
+ * meanwhile are gone for it). Returns 0 or TP_EINVAL. */
+int tp_outbox_set_sinks(struct tp_seen *s, uint32_t mask) TP_WUR;
+
+/* At most max_items events (limit on the queue, counting every queued
+ * event): 0 = TP_OUTBOX_DEFAULT_MAX. */
+#define TP_OUTBOX_DEFAULT_MAX 100000u
+void tp_outbox_set_limit(struct tp_seen *s, uint64_t max_items);
+
+/* Called by tp_outbox_read() for each event, inside a read transaction:
+ * data is valid only during the call, and fn must not call into the store
+ * (LMDB allows one transaction per thread). Return 0 to go on, anything else to stop (that event counts as not
+ * read). */
+typedef int (*tp_outbox_fn)(void *ctx, uint64_t seq, const uint8_t *data, size_t len);
+
+/* Hand sink's events with sequence numbers > after (pass the sink's cursor,
+ * or the last seq handed out while earlier ones are in flight) to fn, in
+ * order, at most max of them. *out_read: how many fn accepted.
+ * Returns 0, TP_EINVAL, TP_EMALF, -errno, TP_EBUG. */
+int tp_outbox_read(struct tp_seen *s, unsigned sink, uint64_t after, size_t max,
+		   tp_outbox_fn fn, void *ctx, size_t *out_read) TP_WUR;
+
+/* The sink's cursor: every event with seq <= *out has been delivered by it
+ * (0 = none yet). */
+int tp_outbox_cursor(struct tp_seen *s, unsigned sink, uint64_t *out) TP_WUR;
+
+/* Sink delivered every event up to and including seq: move its cursor there
+ * (never backwards) and delete the events every active sink has delivered,
+ * in one write transaction. Returns 0, TP_EINVAL, TP_EMALF, -errno, TP_EBUG. */
+int tp_outbox_ack(struct tp_seen *s, unsigned sink, uint64_t seq) TP_WUR;
+
+/* Block until an event with seq > after is queued, or timeout_ms passes
+ * (it wakes for events queued by this process only; others are seen at the
+ * next wait). Returns true when there is something newer than after. */
+bool tp_outbox_wait(struct tp_seen *s, uint64_t after, int timeout_ms);
+
+/* Events queued and not yet deleted, and the last sequence number used. */
+int tp_outbox_stats(struct tp_seen *s, uint64_t *out_queued, uint64_t *out_last_seq) TP_WUR;
+
+/* Wake every tp_outbox_wait() now (shutdown). */
+void tp_outbox_wake_all(struct tp_seen *s);
+
 #endif

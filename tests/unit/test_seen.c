@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/seen.h"
@@ -492,6 +493,314 @@ static void test_seen_survives_sigkill(void **state)
 	remove_dir(dir);
 }
 
+/* ---- batches and the outbox -------------------------------------------- */
+
+static struct tp_seen_item item(const char *name, const char *event)
+{
+	struct tp_seen_item it = { .name = name_of(name) };
+	if (event != NULL) {
+		it.event = (const uint8_t *)event;
+		it.event_len = strlen(event);
+	}
+	return it;
+}
+
+struct collected {
+	size_t n;
+	uint64_t seq[64];
+	char text[64][64];
+	size_t stop_after; /* 0: never stop */
+};
+
+static int collect(void *ctx, uint64_t seq, const uint8_t *data, size_t len)
+{
+	struct collected *c = ctx;
+	if (c->stop_after != 0 && c->n == c->stop_after)
+		return 1;
+	assert_true(c->n < 64 && len < 64);
+	c->seq[c->n] = seq;
+	memcpy(c->text[c->n], data, len);
+	c->text[c->n][len] = '\0';
+	c->n++;
+	return 0;
+}
+
+static struct collected read_all(struct tp_seen *s, unsigned sink, uint64_t after)
+{
+	struct collected c = { 0 };
+	size_t got;
+	assert_int_equal(tp_outbox_read(s, sink, after, 64, collect, &c, &got), 0);
+	assert_int_equal(got, c.n);
+	return c;
+}
+
+static uint64_t queued(struct tp_seen *s)
+{
+	uint64_t q, last;
+	assert_int_equal(tp_outbox_stats(s, &q, &last), 0);
+	return q;
+}
+
+static void test_outbox_record_and_read(void **state)
+{
+	(void)state;
+	char dir[256];
+	make_dir(dir, sizeof(dir));
+	struct tp_seen *s;
+	assert_int_equal(tp_seen_open(dir, MAP, 30, &s), 0);
+	assert_int_equal(tp_outbox_set_sinks(s, 1u << TP_OUTBOX_SINK_MQTT), 0);
+	assert_int_equal(check_text(s, "old.example.", DAY), 1);
+
+	struct tp_seen_item batch[] = {
+		item("a.example.", "event-a"),
+		item("A.Example.", "event-a-again"), /* same name, other case */
+		item("old.example.", "event-old"),   /* recorded before */
+		item("quiet.example.", NULL),        /* recorded, no event */
+		item("b.example.", "event-b"),
+	};
+	assert_int_equal(tp_seen_record(s, batch, 5, DAY), 0);
+	const bool is_new[] = { true, false, false, true, true };
+	const bool was_queued[] = { true, false, false, false, true };
+	for (size_t i = 0; i < 5; i++) {
+		assert_int_equal(batch[i].is_new, is_new[i]);
+		assert_int_equal(batch[i].queued, was_queued[i]);
+		assert_int_equal(batch[i].error, 0);
+	}
+	/* The names are recorded like tp_seen_check() would. */
+	assert_int_equal(check_text(s, "a.EXAMPLE.", DAY), 0);
+	assert_int_equal(check_text(s, "quiet.example.", DAY), 0);
+	enum tp_seen_state st;
+	struct tp_dns_name b = name_of("B.example.");
+	assert_int_equal(tp_seen_peek(s, &b, DAY, &st), 0);
+	assert_int_equal(st, TP_SEEN_KNOWN);
+	assert_int_equal(tp_seen_peek(s, &b, DAY + DAY, &st), 0);
+	assert_int_equal(st, TP_SEEN_REFRESH);
+	assert_int_equal(tp_seen_peek(s, &b, 40 * DAY, &st), 0);
+	assert_int_equal(st, TP_SEEN_NEW);
+	assert_int_equal(entries(s), 4); /* the outbox's keys are not names */
+
+	struct collected c = read_all(s, TP_OUTBOX_SINK_MQTT, 0);
+	assert_int_equal(c.n, 2);
+	assert_int_equal(c.seq[0], 1);
+	assert_string_equal(c.text[0], "event-a");
+	assert_int_equal(c.seq[1], 2);
+	assert_string_equal(c.text[1], "event-b");
+	c = read_all(s, TP_OUTBOX_SINK_MQTT, 1);
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.text[0], "event-b");
+	/* fn may stop early: that event does not count as read. */
+	struct collected part = { .stop_after = 1 };
+	size_t got;
+	assert_int_equal(tp_outbox_read(s, TP_OUTBOX_SINK_MQTT, 0, 64, collect, &part, &got), 0);
+	assert_int_equal(got, 1);
+	assert_int_equal(queued(s), 2);
+	tp_seen_close(s);
+	remove_dir(dir);
+}
+
+static void test_outbox_ack_two_sinks_and_restart(void **state)
+{
+	(void)state;
+	char dir[256];
+	make_dir(dir, sizeof(dir));
+	struct tp_seen *s;
+	const uint32_t both = (1u << TP_OUTBOX_SINK_MQTT) | (1u << TP_OUTBOX_SINK_NATS);
+	assert_int_equal(tp_seen_open(dir, MAP, 30, &s), 0);
+	assert_int_equal(tp_outbox_set_sinks(s, both), 0);
+	struct tp_seen_item batch[] = {
+		item("one.example.", "1"), item("two.example.", "2"), item("three.example.", "3"),
+	};
+	assert_int_equal(tp_seen_record(s, batch, 3, DAY), 0);
+	assert_int_equal(tp_outbox_ack(s, TP_OUTBOX_SINK_MQTT, 4), TP_EINVAL); /* not queued */
+	assert_int_equal(tp_outbox_ack(s, TP_OUTBOX_SINK_MQTT, 3), 0);
+	/* NATS has not delivered: nothing deleted, NATS still reads all. */
+	assert_int_equal(queued(s), 3);
+	assert_int_equal(read_all(s, TP_OUTBOX_SINK_NATS, 0).n, 3);
+	assert_int_equal(tp_outbox_ack(s, TP_OUTBOX_SINK_NATS, 2), 0);
+	assert_int_equal(queued(s), 1);
+	assert_int_equal(tp_outbox_ack(s, TP_OUTBOX_SINK_NATS, 1), 0); /* never backwards */
+	uint64_t cur;
+	assert_int_equal(tp_outbox_cursor(s, TP_OUTBOX_SINK_NATS, &cur), 0);
+	assert_int_equal(cur, 2);
+	tp_seen_close(s);
+
+	/* Restart: cursors, the queued event and the sequence survive. */
+	assert_int_equal(tp_seen_open(dir, MAP, 30, &s), 0);
+	assert_int_equal(tp_outbox_set_sinks(s, both), 0);
+	assert_int_equal(queued(s), 1);
+	assert_int_equal(tp_outbox_cursor(s, TP_OUTBOX_SINK_MQTT, &cur), 0);
+	assert_int_equal(cur, 3);
+	struct collected c = read_all(s, TP_OUTBOX_SINK_NATS, 2);
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.text[0], "3");
+	assert_int_equal(tp_outbox_ack(s, TP_OUTBOX_SINK_NATS, 3), 0);
+	assert_int_equal(queued(s), 0);
+	tp_seen_close(s);
+
+	/* An empty outbox still continues the sequence (cursors stay valid). */
+	assert_int_equal(tp_seen_open(dir, MAP, 30, &s), 0);
+	assert_int_equal(tp_outbox_set_sinks(s, 1u << TP_OUTBOX_SINK_MQTT), 0);
+	struct tp_seen_item more = item("four.example.", "4");
+	assert_int_equal(tp_seen_record(s, &more, 1, DAY), 0);
+	c = read_all(s, TP_OUTBOX_SINK_MQTT, 3);
+	assert_int_equal(c.n, 1);
+	assert_int_equal(c.seq[0], 4);
+	/* Only MQTT is active now: its ack alone deletes. */
+	assert_int_equal(tp_outbox_ack(s, TP_OUTBOX_SINK_MQTT, 4), 0);
+	assert_int_equal(queued(s), 0);
+	tp_seen_close(s);
+	remove_dir(dir);
+}
+
+static void test_outbox_limit_and_expiry(void **state)
+{
+	(void)state;
+	char dir[256];
+	make_dir(dir, sizeof(dir));
+	struct tp_seen *s;
+	assert_int_equal(tp_seen_open(dir, MAP, 2, &s), 0);
+	assert_int_equal(tp_outbox_set_sinks(s, 1u), 0);
+	tp_outbox_set_limit(s, 2);
+	struct tp_seen_item batch[] = {
+		item("x1.example.", "1"), item("x2.example.", "2"), item("x3.example.", "3"),
+		item("x4.example.", NULL),
+	};
+	assert_int_equal(tp_seen_record(s, batch, 4, DAY), 0);
+	assert_true(batch[0].queued && batch[1].queued);
+	/* Full: the third is neither queued nor recorded, so a later sighting
+	 * can still report it. A name without an event is not held back. */
+	assert_int_equal(batch[2].error, TP_ETOOBIG);
+	assert_false(batch[2].is_new);
+	assert_int_equal(check_text(s, "x3.example.", DAY), 1);
+	assert_true(batch[3].is_new);
+	assert_int_equal(tp_outbox_ack(s, 0, 2), 0);
+	struct tp_seen_item again = item("x5.example.", "5");
+	assert_int_equal(tp_seen_record(s, &again, 1, DAY), 0);
+	assert_true(again.queued);
+
+	/* Expiry deletes names, never queued events. */
+	uint64_t deleted;
+	assert_int_equal(tp_seen_expire(s, 10 * DAY, &deleted), 0);
+	assert_int_equal(deleted, 5);
+	assert_int_equal(entries(s), 0);
+	struct collected c = read_all(s, 0, 2);
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.text[0], "5");
+	/* Bad items are skipped, the rest of the batch goes on. */
+	struct tp_seen_item bad[] = { item("y.example.", "y"), item("z.example.", "z") };
+	bad[0].event_len = TP_OUTBOX_ITEM_MAX + 1u;
+	assert_int_equal(tp_seen_record(s, bad, 2, 10 * DAY), 0);
+	assert_int_equal(bad[0].error, TP_EINVAL);
+	assert_true(bad[1].queued);
+	tp_seen_close(s);
+	remove_dir(dir);
+}
+
+static void *record_later(void *arg)
+{
+	struct tp_seen *s = arg;
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	nanosleep(&ts, NULL);
+	struct tp_seen_item it = item("wake.example.", "w");
+	assert_int_equal(tp_seen_record(s, &it, 1, DAY), 0);
+	return NULL;
+}
+
+static void test_outbox_wait(void **state)
+{
+	(void)state;
+	char dir[256];
+	make_dir(dir, sizeof(dir));
+	struct tp_seen *s;
+	assert_int_equal(tp_seen_open(dir, MAP, 30, &s), 0);
+	assert_int_equal(tp_outbox_set_sinks(s, 1u), 0);
+	assert_false(tp_outbox_wait(s, 0, 20)); /* times out */
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, record_later, s), 0);
+	assert_true(tp_outbox_wait(s, 0, 10000));
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_false(tp_outbox_wait(s, 1, 0)); /* nothing newer than 1 */
+	tp_seen_close(s);
+	remove_dir(dir);
+}
+
+/* Child of the atomicity test: records names with an event each (the event
+ * text is the name) in small batches until killed. */
+static void outbox_crash_child(const char *dir)
+{
+	struct tp_seen *s;
+	if (tp_seen_open(dir, MAP, 30, &s) != 0 || tp_outbox_set_sinks(s, 1u) != 0)
+		_exit(2);
+	tp_outbox_set_limit(s, 1000000);
+	for (unsigned i = 0;; i += 4) {
+		char text[4][64];
+		struct tp_seen_item batch[4];
+		for (unsigned j = 0; j < 4; j++) {
+			snprintf(text[j], sizeof(text[j]), "n%u.atomic.example.", i + j);
+			memset(&batch[j], 0, sizeof(batch[j]));
+			if (tp_dns_name_from_text(text[j], strlen(text[j]), &batch[j].name) != 0)
+				_exit(3);
+			batch[j].event = (const uint8_t *)text[j];
+			batch[j].event_len = strlen(text[j]);
+		}
+		if (tp_seen_record(s, batch, 4, DAY) != 0)
+			_exit(4);
+	}
+}
+
+struct names_seen {
+	size_t n;
+	char (*text)[64];
+};
+
+static int collect_names(void *ctx, uint64_t seq, const uint8_t *data, size_t len)
+{
+	struct names_seen *ns = ctx;
+	assert_int_equal(seq, ns->n + 1); /* no gaps */
+	assert_true(len < 64);
+	memcpy(ns->text[ns->n], data, len);
+	ns->text[ns->n][len] = '\0';
+	ns->n++;
+	return 0;
+}
+
+static void test_outbox_atomic_under_sigkill(void **state)
+{
+	(void)state;
+	char dir[256];
+	make_dir(dir, sizeof(dir));
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		outbox_crash_child(dir);
+	struct timespec ts = { 0, 300 * 1000 * 1000 };
+	nanosleep(&ts, NULL);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+
+	/* Every recorded name has its event and every event its name. */
+	struct tp_seen *s;
+	assert_int_equal(tp_seen_open(dir, MAP, 30, &s), 0);
+	assert_int_equal(tp_outbox_set_sinks(s, 1u), 0);
+	static char text[1u << 20][64];
+	struct names_seen ns = { 0, text };
+	size_t got;
+	assert_int_equal(tp_outbox_read(s, 0, 0, 1u << 20, collect_names, &ns, &got), 0);
+	assert_true(got > 0 && got < (1u << 20));
+	for (size_t i = 0; i < got; i++) {
+		struct tp_dns_name n = name_of(text[i]);
+		enum tp_seen_state st;
+		assert_int_equal(tp_seen_peek(s, &n, DAY, &st), 0);
+		assert_int_equal(st, TP_SEEN_KNOWN);
+	}
+	assert_int_equal(entries(s), got);
+	assert_int_equal(queued(s), got);
+	tp_seen_close(s);
+	remove_dir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -504,6 +813,11 @@ int main(void)
 		cmocka_unit_test(test_seen_expire_deletes_old_keeps_recent),
 		cmocka_unit_test(test_seen_full_map),
 		cmocka_unit_test(test_seen_survives_sigkill),
+		cmocka_unit_test(test_outbox_record_and_read),
+		cmocka_unit_test(test_outbox_ack_two_sinks_and_restart),
+		cmocka_unit_test(test_outbox_limit_and_expiry),
+		cmocka_unit_test(test_outbox_wait),
+		cmocka_unit_test(test_outbox_atomic_under_sigkill),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
