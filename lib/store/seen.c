@@ -416,6 +416,27 @@ static int check_write(struct tp_seen *s, const struct tp_dns_name *key, uint32_
 	return 0;
 }
 
+/* The fast path: a read transaction, no lock, no write, for a folded key.
+ * Returns an LMDB code. */
+static int read_state(struct tp_seen *s, const struct tp_dns_name *key, uint32_t today,
+		      enum state *out)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc != 0)
+		return rc;
+	MDB_val k = { .mv_size = key->len, .mv_data = (void *)key->wire };
+	MDB_val v;
+	*out = ABSENT;
+	rc = mdb_get(txn, s->dbi, &k, &v);
+	if (rc == 0)
+		*out = classify(s, &v, today);
+	/* v points into the map only while the transaction lives; the state
+	 * is all we keep. */
+	mdb_txn_abort(txn);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 int tp_seen_check(struct tp_seen *s, const struct tp_dns_name *name, int64_t now_s,
 		  bool *out_new)
 {
@@ -431,21 +452,9 @@ int tp_seen_check(struct tp_seen *s, const struct tp_dns_name *name, int64_t now
 	struct tp_dns_name key = *name;
 	tp_dns_name_fold(&key);
 
-	/* Fast path: a read transaction, no lock, no write. */
-	MDB_txn *txn;
-	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	enum state st;
+	int rc = read_state(s, &key, today, &st);
 	if (rc != 0)
-		return map_err(rc);
-	MDB_val k = { .mv_size = key.len, .mv_data = key.wire };
-	MDB_val v;
-	enum state st = ABSENT;
-	rc = mdb_get(txn, s->dbi, &k, &v);
-	if (rc == 0)
-		st = classify(s, &v, today);
-	/* v points into the map only while the transaction lives; st is all
-	 * we keep. */
-	mdb_txn_abort(txn);
-	if (rc != 0 && rc != MDB_NOTFOUND)
 		return map_err(rc);
 	if (st == FRESH)
 		return 0;
@@ -630,18 +639,9 @@ int tp_seen_peek(struct tp_seen *s, const struct tp_dns_name *name, int64_t now_
 		return TP_EINVAL;
 	struct tp_dns_name key = *name;
 	tp_dns_name_fold(&key);
-	MDB_txn *txn;
-	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	enum state st;
+	int rc = read_state(s, &key, today, &st);
 	if (rc != 0)
-		return map_err(rc);
-	MDB_val k = { .mv_size = key.len, .mv_data = key.wire };
-	MDB_val v;
-	enum state st = ABSENT;
-	rc = mdb_get(txn, s->dbi, &k, &v);
-	if (rc == 0)
-		st = classify(s, &v, today);
-	mdb_txn_abort(txn);
-	if (rc != 0 && rc != MDB_NOTFOUND)
 		return map_err(rc);
 	*out = st == FRESH ? TP_SEEN_KNOWN : st == STALE ? TP_SEEN_REFRESH : TP_SEEN_NEW;
 	return 0;
