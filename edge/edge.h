@@ -17,8 +17,14 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
+#include "edge/events.h"
 #include "edge/histogram.h"
+#include "edge/mqtt.h"
+#include "edge/nats.h"
+#include "edge/session.h"
 #include "edge/stats.h"
+#include "wkd/cidr.h"
+#include "wkd/wkd.h"
 
 struct tp_edge_config {
 	const char *input_file;  /* "-" = stdin */
@@ -32,6 +38,8 @@ struct tp_edge_config {
 	bool selected[TP_DT_TYPE_MAX + 1];
 	const char *summary_json;
 	const char *well_known_file; /* histograms on when set */
+	const char *ignored_clients_file; /* ignored-client-ips-file */
+	const char *ignored_qnames_file;  /* ignored-question-names-file */
 	struct tp_hist_config hist;
 };
 
@@ -42,20 +50,38 @@ struct tp_edge_reload {
 	bool running;               /* input thread only: a thread to join */
 	atomic_bool done;           /* set by the reload thread when it ends */
 	struct tp_wkd *result;      /* the loaded list or NULL; read after done */
+	/* The ignore lists, reloaded in the same thread; read after done. */
+	bool clients_ok, qnames_ok; /* loaded (a NULL result: list off) */
+	struct tp_cidr_set *clients_result;
+	struct tp_wkd *qnames_result;
 };
 
 struct tp_edge {
 	struct tp_edge_config cfg;
 	struct tp_edge_stats stats;
 	struct tp_hist *hist;         /* NULL: histograms off */
+	struct tp_cidr_set *ignored_clients; /* NULL: no list (or an empty one) */
+	struct tp_wkd *ignored_qnames;       /* NULL: no list (or an empty one) */
+	struct tp_session *session;   /* NULL: session log off */
+	struct tp_events *events;     /* NULL: no seen-store (no data-dir) */
+	struct tp_mqtt *mqtt;         /* NULL: no MQTT sink */
+	struct tp_nats *nats;         /* NULL: no NATS sink */
+	/* The sinks' counters as of the last tp_edge_sink_stats() (they
+	 * outlive the sinks, for the summary at exit). */
+	bool has_mqtt, has_nats;
+	struct tp_mqtt_stats mqtt_stats;
+	struct tp_nats_stats nats_stats;
 	struct tp_edge_reload reload;
 };
 
 /* Wall clock in UTC microseconds. */
 int64_t tp_edge_now_us(void);
 
+/* Copy the running sinks' counters into e (for the summaries). */
+void tp_edge_sink_stats(struct tp_edge *e);
+
 /* SIGUSR1: the counters so far, on stderr and in --summary-json. */
-void tp_edge_report(const struct tp_edge *e);
+void tp_edge_report(struct tp_edge *e);
 
 /* SIGHUP: start reloading what can be reloaded (the well-known list). A
  * list that fails to load leaves the old one in place. */

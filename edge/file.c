@@ -87,6 +87,10 @@ int tp_edge_run_file(struct tp_edge *e)
 	bool progress = isatty(STDERR_FILENO);
 	struct timespec last = { 0, 0 };
 	uint64_t n = 0;
+	/* The session log's blocks follow the wall clock, also in a long
+	 * batch run (a pipe on stdin): tick about once a second. */
+	struct timespec last_poll;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &last_poll);
 
 	for (;;) {
 		const uint8_t *frame;
@@ -106,6 +110,12 @@ int tp_edge_run_file(struct tp_edge *e)
 			tp_edge_process(e, frame, len);
 			if (progress && (++n & 0xffff) == 0)
 				show_progress(e, r, &last);
+			struct timespec now;
+			clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+			if (now.tv_sec != last_poll.tv_sec) {
+				last_poll = now;
+				tp_edge_poll(e, false);
+			}
 			continue;
 		}
 		if (rc == 0)

@@ -17,9 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 
+#include "edge/outfile.h"
 #include "parquet/parquet.h"
 #include "sketch/hll.h"
 #include "sketch/murmur3.h"
@@ -224,41 +223,9 @@ static void interval_release(struct interval *iv)
 
 /* ---- writing ---- */
 
-static int format_time(int64_t us, char *out, size_t size)
-{
-	time_t sec = (time_t)(us >= 0 ? us / 1000000 : (us - 999999) / 1000000);
-	struct tm tm;
-	if (gmtime_r(&sec, &tm) == NULL || strftime(out, size, "%Y-%m-%dT%H-%M-%SZ", &tm) == 0)
-		return TP_ENOSPACE;
-	return 0;
-}
-
 int tp_hist_file_name(int64_t start_us, int64_t stop_us, char *out, size_t size)
 {
-	char a[32], b[32];
-	if (format_time(start_us, a, sizeof(a)) < 0 || format_time(stop_us, b, sizeof(b)) < 0)
-		return TP_ENOSPACE;
-	int n = snprintf(out, size, "dns_histogram-%s_%s.parquet", a, b);
-	return n > 0 && (size_t)n < size ? 0 : TP_ENOSPACE;
-}
-
-static int mkdirs(const char *path)
-{
-	char buf[4096];
-	size_t len = strlen(path);
-	if (len >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, len + 1);
-	for (size_t i = 1; i <= len; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		char saved = buf[i];
-		buf[i] = '\0';
-		if (mkdir(buf, 0750) != 0 && errno != EEXIST)
-			return -errno;
-		buf[i] = saved;
-	}
-	return 0;
+	return tp_outfile_name("dns_histogram-", start_us, stop_us, out, size);
 }
 
 /* The reference histogram schema, edm-spec §3.5: names, types, order. */
@@ -360,7 +327,7 @@ static int write_interval(struct tp_hist *h, const struct interval *iv, int64_t 
 	if (rc == 0)
 		rc = tp_hist_file_name(start_us, stop_us, name, sizeof(name));
 	if (rc == 0)
-		rc = mkdirs(dir);
+		rc = tp_outfile_mkdirs(dir);
 	if (rc < 0)
 		return rc;
 	snprintf(path, sizeof(path), "%s/%s", dir, name);

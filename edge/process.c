@@ -124,6 +124,22 @@ void tp_edge_process(struct tp_edge *e, const uint8_t *frame, size_t len)
 		return;
 	}
 
+	/* Ignored clients first (edm-spec §2.2 step 3): nothing of theirs is
+	 * looked at further. With a list on, a frame whose client cannot be
+	 * checked is dropped too: fail closed. */
+	if (e->ignored_clients != NULL) {
+		switch (tp_cidr_match(e->ignored_clients, m.query_address.p, m.query_address.len)) {
+		case TP_CIDR_HIT:
+			drop(e, TP_DROP_ignored_client);
+			return;
+		case TP_CIDR_BAD_ADDRESS:
+			drop(e, TP_DROP_ignored_client_bad_address);
+			return;
+		case TP_CIDR_MISS:
+			break;
+		}
+	}
+
 	/* SPEC §4: the response message, or the query message for query types. */
 	bool is_query = tp_dt_type_is_query(m.type);
 	const struct tp_dt_bytes *wire = is_query ? &m.query_message : &m.response_message;
@@ -173,10 +189,17 @@ void tp_edge_process(struct tp_edge *e, const uint8_t *frame, size_t len)
 		return;
 	}
 
+	struct tp_dns_name folded = dns.qname;
+	tp_dns_name_fold(&folded);
+	struct tp_wkd_match ignored;
+	if (e->ignored_qnames != NULL && tp_wkd_lookup(e->ignored_qnames, &folded, &ignored)) {
+		drop(e, TP_DROP_ignored_qname);
+		return;
+	}
+
+	int64_t ts_us = (int64_t)sec * 1000000 + (int64_t)(nsec / 1000);
+	bool well_known = false;
 	if (e->hist != NULL) {
-		struct tp_dns_name folded = dns.qname;
-		tp_dns_name_fold(&folded);
-		int64_t ts_us = (int64_t)sec * 1000000 + (int64_t)(nsec / 1000);
 		switch (tp_hist_add(e->hist, ts_us, &folded, dns.qtype, dns.qclass, dns.rcode,
 				    m.query_address.p, m.query_address.len, tp_edge_now_us())) {
 		case TP_HIST_LATE:
@@ -187,12 +210,19 @@ void tp_edge_process(struct tp_edge *e, const uint8_t *frame, size_t len)
 			return;
 		case TP_HIST_WELL_KNOWN:
 			s->well_known++;
+			well_known = true;
 			break;
 		case TP_HIST_NOT_WELL_KNOWN:
 			s->not_well_known++;
 			break;
 		}
 	}
+	/* The local session log (edm-spec §4.1): responses not well known. */
+	if (e->session != NULL && !well_known)
+		tp_session_add(e->session, &m, &dns, tp_edge_now_us());
+	/* The unique dataset (SPEC §6): first sightings become events. */
+	if (!well_known && e->events != NULL)
+		tp_events_offer(e->events, &dns, ts_us);
 
 	/* Anomalies describe accepted frames only. */
 	if (time_from_other)

@@ -35,6 +35,9 @@
 	X(bad_name, FRAME, "name with pointer loop, bad label or over 255 octets") \
 	X(empty_question, FRAME, "QDCOUNT is 0")                                 \
 	X(multi_question, FRAME, "QDCOUNT is more than 1")                       \
+	X(ignored_client, FRAME, "client on the ignored-client-ips list")           \
+	X(ignored_client_bad_address, FRAME, "no usable client address while an ignored-client list is on (fail closed)") \
+	X(ignored_qname, FRAME, "question name on the ignored-question-names list") \
 	X(late, FRAME, "its minute was already written (older than the lateness allows)") \
 	X(future, FRAME, "stamped later than the wall clock plus the allowed skew")
 

@@ -80,6 +80,50 @@ static const char query_only_warning[] =
 	"the stream carries only query messages; configure the resolver to log "
 	"responses, or select query types with --message-types";
 
+/* The new_qname pipeline: names, the seen-store, the queue, the sinks. */
+static json_t *events_json(const struct tp_edge *e)
+{
+	const struct tp_events_stats *es = tp_events_stats(e->events);
+	json_t *ev = json_object();
+	int rc = ev == NULL;
+#define TP_EVENT_JSON(name, text) \
+	rc |= set_u64(ev, #name, atomic_load_explicit(&es->name, memory_order_relaxed));
+	TP_EVENT_COUNTERS(TP_EVENT_JSON)
+#undef TP_EVENT_JSON
+	uint64_t waiting = 0, last_seq = 0;
+	struct tp_seen_stats st;
+	if (tp_outbox_stats(tp_events_store(e->events), &waiting, &last_seq) == 0)
+		rc |= set_u64(ev, "waiting_for_delivery", waiting);
+	if (tp_seen_stats(tp_events_store(e->events), &st) == 0)
+		rc |= set_u64(ev, "seen_store_names", st.entries);
+	if (e->has_mqtt) {
+		const struct tp_mqtt_stats ms = e->mqtt_stats;
+		json_t *mq = json_object();
+		rc |= mq == NULL;
+		rc |= set_u64(mq, "published", ms.published);
+		rc |= set_u64(mq, "confirmed", ms.confirmed);
+		rc |= set_u64(mq, "refused", ms.refused);
+		rc |= set_u64(mq, "connects", ms.connects);
+		rc |= set_u64(mq, "reconnects", ms.reconnects);
+		rc |= json_object_set_new(ev, "mqtt", mq);
+	}
+	if (e->has_nats) {
+		const struct tp_nats_stats ns = e->nats_stats;
+		json_t *na = json_object();
+		rc |= na == NULL;
+		rc |= set_u64(na, "published", ns.published);
+		rc |= set_u64(na, "confirmed", ns.confirmed);
+		rc |= set_u64(na, "flush_failures", ns.flush_failures);
+		rc |= set_u64(na, "reconnects", ns.reconnects);
+		rc |= json_object_set_new(ev, "nats", na);
+	}
+	if (rc != 0) {
+		json_decref(ev);
+		return NULL;
+	}
+	return ev;
+}
+
 static json_t *summary_json(const struct tp_edge *e)
 {
 	const struct tp_edge_stats *s = &e->stats;
@@ -152,6 +196,32 @@ static json_t *summary_json(const struct tp_edge *e)
 		rc |= set_u64(hist, "list_reloads", hs->reloads);
 		rc |= json_object_set_new(root, "histograms", hist);
 	}
+	if (e->session) {
+		struct tp_session_stats ss;
+		tp_session_get_stats(e->session, &ss);
+		json_t *ses = json_object(), *opts = json_object(), *cp = json_object();
+		rc |= set_u64(ses, "rows", ss.rows);
+		rc |= set_u64(ses, "files", ss.files);
+		rc |= set_u64(ses, "bytes", ss.bytes);
+		rc |= set_u64(ses, "rows_skipped_low_disk", ss.rows_skipped_low_disk);
+		rc |= set_u64(ses, "rows_lost", ss.rows_lost);
+		rc |= set_u64(ses, "write_errors", ss.write_errors);
+		rc |= set_u64(ses, "files_deleted_retention", ss.files_deleted_retention);
+		rc |= set_u64(ses, "retention_errors", ss.retention_errors);
+		rc |= set_u64(opts, "ecs", ss.options_removed_ecs);
+		rc |= set_u64(opts, "cookie", ss.options_removed_cookie);
+		rc |= set_u64(opts, "other", ss.options_removed_other);
+		rc |= json_object_set_new(ses, "options_removed", opts);
+		rc |= set_u64(ses, "unparseable_messages", ss.unparseable_messages);
+		rc |= set_u64(cp, "hits", ss.cryptopan_hits);
+		rc |= set_u64(cp, "misses", ss.cryptopan_misses);
+		rc |= json_object_set_new(ses, "cryptopan_cache", cp);
+		rc |= set_u64(ses, "key_reloads", ss.key_reloads);
+		rc |= set_u64(ses, "key_reload_errors", ss.key_reload_errors);
+		rc |= json_object_set_new(root, "sessions", ses);
+	}
+	if (e->events)
+		rc |= json_object_set_new(root, "events", events_json(e));
 	json_t *warnings = json_array();
 	if (warnings && query_only(e))
 		rc |= json_array_append_new(warnings, json_string(query_only_warning));
@@ -289,6 +359,30 @@ void tp_edge_summary_print(const struct tp_edge *e, FILE *out)
 		if (hs->write_errors)
 			fprintf(out, "; %" PRIu64 " files NOT written (%" PRIu64 " rows)",
 				hs->write_errors, hs->rows_dropped);
+		fprintf(out, "\n");
+	}
+	if (e->session) {
+		struct tp_session_stats ss;
+		tp_session_get_stats(e->session, &ss);
+		fprintf(out, "  sessions: %" PRIu64 " rows in %" PRIu64 " files", ss.rows, ss.files);
+		if (ss.rows_skipped_low_disk)
+			fprintf(out, "; %" PRIu64 " rows NOT written (disk low)", ss.rows_skipped_low_disk);
+		if (ss.write_errors)
+			fprintf(out, "; %" PRIu64 " rows NOT written (write errors)", ss.rows_lost);
+		fprintf(out, "\n");
+	}
+	if (e->events) {
+		const struct tp_events_stats *es = tp_events_stats(e->events);
+		uint64_t waiting = 0, last_seq = 0;
+		if (tp_outbox_stats(tp_events_store(e->events), &waiting, &last_seq) < 0)
+			waiting = 0;
+		fprintf(out, "  events: %" PRIu64 " new names, %" PRIu64 " events queued, %" PRIu64
+			     " waiting for delivery",
+			atomic_load(&es->new_names), atomic_load(&es->queued), waiting);
+		uint64_t lost = atomic_load(&es->buffer_full) + atomic_load(&es->queue_full) +
+				atomic_load(&es->store_errors) + atomic_load(&es->sign_errors);
+		if (lost)
+			fprintf(out, "; %" PRIu64 " names NOT recorded (see the JSON summary)", lost);
 		fprintf(out, "\n");
 	}
 	if (query_only(e))

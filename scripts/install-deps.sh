@@ -15,6 +15,7 @@ python3 python3-dnspython
 libssl-dev zlib1g-dev
 postgresql-15 postgresql-15-hll
 libzstd-dev libsnappy-dev
+libmosquitto-dev libnats-dev mosquitto mosquitto-clients nats-server
 "
 # The Parquet reader oracles (tests/node) run on node; the machine image
 # usually has it already, so Debian's nodejs and npm are added only when

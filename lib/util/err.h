@@ -28,7 +28,10 @@
 	X(TP_EEOF, -1011, "end of stream")                                   \
 	X(TP_EBUG, -1012, "internal error (bug)")                            \
 	X(TP_EINVAL, -1013, "invalid argument")                              \
-	X(TP_EINTR, -1014, "interrupted by a signal")
+	X(TP_EINTR, -1014, "interrupted by a signal")                        \
+	X(TP_ECONN, -1015, "connection to the broker failed or was lost")   \
+	X(TP_EREFUSED, -1016, "the broker refused the connection or a message") \
+	X(TP_ETIMEDOUT, -1017, "the broker did not confirm in time")
 
 enum tp_err {
 #define TP_ERR_ENUM(name, value, text) name = value,

@@ -1,0 +1,471 @@
+/* SPDX-License-Identifier: BSD-2-Clause
+ *
+ * nats.c - the NATS sink (see nats.h): one thread reads the outbox,
+ * publishes a batch with the DNSTAPIR-* headers, flushes, and acknowledges
+ * the batch only if the flush proved the server received it on the same
+ * connection.
+ *
+ * libnats runs threads of its own (reading, flushing, reconnecting) and
+ * delivers its connection callbacks on another thread still, possibly after
+ * natsConnection_Destroy() returned; so no callback gets a pointer to our
+ * state (the reconnect delay gets the backoff cap by value), and the sink
+ * thread watches the connection status itself.
+ */
+#include "edge/nats.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <nats/nats.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "edge/sink.h"
+#include "sign/jwk.h"
+#include "util/log.h"
+
+/* How long the thread waits for news (outbox, connection) per round. */
+#define LOOP_WAIT_MS 200
+/* libnats's own connect timeout per attempt. */
+#define CONNECT_TIMEOUT_MS 5000
+
+struct tp_nats {
+	struct tp_sink_ctl ctl;
+	pthread_t thread;
+	struct tp_seen *outbox; /* borrowed */
+	/* copies, from strdup(), owned */
+	char *subject, *kid, *thumbprint, *mqtt_topic;
+	natsOptions *opts;      /* owned */
+	natsConnection *nc;     /* made by the sink thread, destroyed by
+				 * tp_nats_stop() after the join */
+	natsStatistics *nstats; /* owned; the sink thread's */
+
+	/* the sink thread's own */
+	uint64_t last_sent;
+	int publish_error;
+
+	unsigned backoff_max_s;
+	_Atomic uint64_t published, confirmed, flush_failures, reconnects;
+	_Atomic bool connected;
+	_Atomic int last_error;
+};
+
+bool tp_nats_subject_ok(const char *subject)
+{
+	if (subject == NULL)
+		return false;
+	size_t len = strnlen(subject, TP_NATS_SUBJECT_MAX + 1u);
+	if (len == 0 || len > TP_NATS_SUBJECT_MAX)
+		return false;
+	bool token_start = true;
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = (uint8_t)subject[i];
+		if (c == '.') {
+			if (token_start)
+				return false; /* empty token */
+			token_start = true;
+			continue;
+		}
+		/* Printable ASCII without space; '*' and '>' are wildcards,
+		 * which a publisher must not use. */
+		if (c <= 0x20u || c >= 0x7fu || c == '*' || c == '>')
+			return false;
+		token_start = false;
+	}
+	return !token_start;
+}
+
+/* A header value goes on a line of its own: no control characters. */
+static bool header_value_ok(const char *v)
+{
+	if (v == NULL)
+		return false;
+	size_t len = strnlen(v, TP_NATS_HEADER_VALUE_MAX + 1u);
+	if (len == 0 || len > TP_NATS_HEADER_VALUE_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = (uint8_t)v[i];
+		if (c < 0x20u || c == 0x7fu)
+			return false;
+	}
+	return true;
+}
+
+static void set_error(struct tp_nats *n, int err)
+{
+	atomic_store(&n->last_error, err);
+}
+
+static int nats_to_err(natsStatus s)
+{
+	switch (s) {
+	case NATS_OK:
+		return 0;
+	case NATS_NO_MEMORY:
+		return -ENOMEM;
+	case NATS_TIMEOUT:
+		return TP_ETIMEDOUT;
+	case NATS_INVALID_ARG:
+		return TP_EINVAL;
+	case NATS_NOT_PERMITTED:
+	case NATS_NO_SERVER_SUPPORT:
+		return TP_EREFUSED;
+	default:
+		return TP_ECONN;
+	}
+}
+
+/* closure: the backoff cap in seconds, by value. */
+static int64_t reconnect_delay(natsConnection *nc, int attempts, void *closure)
+{
+	(void)nc;
+	unsigned max_s = (unsigned)(uintptr_t)closure;
+	return (int64_t)tp_sink_backoff_ms(attempts > 0 ? (unsigned)attempts : 1u, max_s);
+}
+
+static int publish_one(void *ctx, uint64_t seq, const uint8_t *data, size_t len)
+{
+	struct tp_nats *n = ctx;
+	if (len > INT_MAX) {
+		n->publish_error = TP_ETOOBIG;
+		return 1;
+	}
+	natsMsg *msg = NULL;
+	natsStatus s = natsMsg_Create(&msg, n->subject, NULL, (const char *)data, (int)len);
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(msg, "DNSTAPIR-Message-Schema", TP_NATS_SCHEMA_NEW_QNAME);
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(msg, "DNSTAPIR-Mqtt-Topic", n->mqtt_topic);
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(msg, "DNSTAPIR-Key-Identifier", n->kid);
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(msg, "DNSTAPIR-Key-Thumbprint", n->thumbprint);
+	if (s == NATS_OK)
+		s = natsConnection_PublishMsg(n->nc, msg);
+	natsMsg_Destroy(msg);
+	if (s != NATS_OK) {
+		n->publish_error = nats_to_err(s);
+		return 1;
+	}
+	n->last_sent = seq;
+	atomic_fetch_add(&n->published, 1u);
+	return 0;
+}
+
+/* Reconnection attempts libnats has made so far; *ok false if unknown. */
+static uint64_t reconnect_epoch(struct tp_nats *n, bool *ok)
+{
+	uint64_t in_msgs, in_bytes, out_msgs, out_bytes, reconnects = 0;
+	*ok = natsConnection_GetStats(n->nc, n->nstats) == NATS_OK &&
+	      natsStatistics_GetCounts(n->nstats, &in_msgs, &in_bytes, &out_msgs, &out_bytes,
+				       &reconnects) == NATS_OK;
+	if (*ok)
+		atomic_store(&n->reconnects, reconnects);
+	return reconnects;
+}
+
+/* One batch: publish, flush, acknowledge. Returns 0 and *out_count (0 when
+ * the outbox had nothing new), or a failure after which the caller resends
+ * from the cursor. */
+static int one_batch(struct tp_nats *n, size_t *out_count)
+{
+	*out_count = 0;
+	bool ok1 = false, ok2 = false;
+	uint64_t epoch = reconnect_epoch(n, &ok1);
+	n->publish_error = 0;
+	size_t count = 0;
+	int rc = tp_outbox_read(n->outbox, TP_OUTBOX_SINK_NATS, n->last_sent, TP_NATS_BATCH_MAX,
+				publish_one, n, &count);
+	if (rc == 0)
+		rc = n->publish_error;
+	if (rc != 0)
+		return rc;
+	*out_count = count;
+	if (count == 0)
+		return 0;
+	natsStatus s = natsConnection_FlushTimeout(n->nc, TP_NATS_FLUSH_TIMEOUT_MS);
+	if (s != NATS_OK) {
+		atomic_fetch_add(&n->flush_failures, 1u);
+		return nats_to_err(s);
+	}
+	/* A PONG on a new connection proves nothing about what was written to
+	 * the old one before it broke. */
+	if (!ok1 || reconnect_epoch(n, &ok2) != epoch || !ok2)
+		return TP_ECONN;
+	rc = tp_outbox_ack(n->outbox, TP_OUTBOX_SINK_NATS, n->last_sent);
+	if (rc != 0) {
+		tp_log_limited(TP_LOG_ERR, NATS, "outbox ack failed: %s", tp_strerror(rc));
+		return rc;
+	}
+	atomic_fetch_add(&n->confirmed, count);
+	return 0;
+}
+
+/* The first connection is made here, not with libnats's retry-on-failed-
+ * connect, which retries inside natsConnection_Connect() itself when TLS
+ * fails and so would never return. Once connected, libnats reconnects on its
+ * own. Returns true when connected, false when stopping. */
+static bool first_connect(struct tp_nats *n)
+{
+	unsigned failures = 0;
+	while (!tp_sink_ctl_stopping(&n->ctl, NULL)) {
+		natsStatus s = natsConnection_Connect(&n->nc, n->opts);
+		if (s == NATS_OK)
+			return true;
+		n->nc = NULL;
+		set_error(n, nats_to_err(s));
+		failures++;
+		unsigned delay = tp_sink_backoff_ms(failures, n->backoff_max_s);
+		tp_log_limited(TP_LOG_WARNING, NATS, "cannot connect (%s); retrying in %u ms",
+			       natsStatus_GetText(s), delay);
+		if (tp_sink_ctl_sleep(&n->ctl, delay))
+			break;
+	}
+	return false;
+}
+
+static void *sink_thread(void *arg)
+{
+	struct tp_nats *n = arg;
+	bool resync = true, was_up = false;
+	if (!first_connect(n))
+		return NULL;
+	for (;;) {
+		int64_t drain_until = 0;
+		bool stopping = tp_sink_ctl_stopping(&n->ctl, &drain_until);
+		bool up = natsConnection_Status(n->nc) == NATS_CONN_STATUS_CONNECTED;
+		if (up != was_up) {
+			bool ok;
+			(void)reconnect_epoch(n, &ok);
+			if (up) {
+				tp_log_info(NATS, "connected to the server");
+			} else {
+				set_error(n, TP_ECONN);
+				tp_log_limited(TP_LOG_WARNING, NATS, "disconnected from the server; reconnecting");
+			}
+			was_up = up;
+			atomic_store(&n->connected, up);
+		}
+		if (stopping && (!up || tp_sink_now_ms() >= drain_until))
+			break;
+		if (!up) {
+			resync = true;
+			(void)tp_sink_ctl_sleep(&n->ctl, LOOP_WAIT_MS);
+			continue;
+		}
+		if (resync) {
+			/* Everything after the cursor is unacknowledged: send it
+			 * (again). */
+			int rc = tp_outbox_cursor(n->outbox, TP_OUTBOX_SINK_NATS, &n->last_sent);
+			if (rc != 0) {
+				set_error(n, rc);
+				tp_log_limited(TP_LOG_ERR, NATS, "outbox cursor: %s", tp_strerror(rc));
+				(void)tp_sink_ctl_sleep(&n->ctl, LOOP_WAIT_MS);
+				continue;
+			}
+			resync = false;
+		}
+		size_t count = 0;
+		int rc = one_batch(n, &count);
+		if (rc != 0) {
+			set_error(n, rc);
+			tp_log_limited(TP_LOG_WARNING, NATS, "events not confirmed (%s); sending them again",
+				       tp_strerror(rc));
+			resync = true;
+			(void)tp_sink_ctl_sleep(&n->ctl, LOOP_WAIT_MS);
+			continue;
+		}
+		if (count == 0) {
+			if (stopping)
+				break;
+			(void)tp_outbox_wait(n->outbox, n->last_sent, LOOP_WAIT_MS);
+		}
+	}
+	return NULL;
+}
+
+/* ---- owner side ----------------------------------------------------------- */
+
+static int dup_opt(const char *s, char **out)
+{
+	*out = NULL;
+	if (s == NULL)
+		return 0;
+	*out = strdup(s);
+	return *out == NULL ? -ENOMEM : 0;
+}
+
+static void free_all(struct tp_nats *n)
+{
+	if (n->nc != NULL)
+		natsConnection_Destroy(n->nc);
+	natsOptions_Destroy(n->opts);
+	natsStatistics_Destroy(n->nstats);
+	free(n->subject);
+	free(n->kid);
+	free(n->thumbprint);
+	free(n->mqtt_topic);
+	free(n);
+}
+
+static bool url_is_tls(const char *url)
+{
+	return strncmp(url, "tls://", 6) == 0;
+}
+
+static int check_config(const struct tp_nats_config *cfg)
+{
+	const char *url = cfg->url;
+	size_t len = url != NULL ? strnlen(url, TP_NATS_URL_MAX + 1u) : 0;
+	size_t scheme = 0;
+	if (len > 0 && len <= TP_NATS_URL_MAX)
+		scheme = strncmp(url, "nats://", 7) == 0 ? 7u : url_is_tls(url) ? 6u : 0u;
+	/* libnats parses the rest; a scheme with nothing after it has no
+	 * host. */
+	if (scheme == 0 || len == scheme) {
+		tp_log_err(NATS, "bad NATS URL: use nats://host:port or tls://host:port");
+		return TP_EINVAL;
+	}
+	if (!tp_nats_subject_ok(cfg->subject)) {
+		tp_log_err(NATS, "bad NATS subject: printable tokens joined by '.', no wildcards, at most 255 octets");
+		return TP_EINVAL;
+	}
+	if (!header_value_ok(cfg->kid) || !header_value_ok(cfg->mqtt_topic) ||
+	    cfg->thumbprint == NULL ||
+	    strnlen(cfg->thumbprint, TP_JWK_THUMBPRINT_LEN + 1u) != TP_JWK_THUMBPRINT_LEN ||
+	    !header_value_ok(cfg->thumbprint)) {
+		tp_log_err(NATS, "the NATS headers need a kid, a thumbprint and an MQTT topic without control characters");
+		return TP_EINVAL;
+	}
+	if ((cfg->client_cert_file == NULL) != (cfg->client_key_file == NULL)) {
+		tp_log_err(NATS, "a NATS client certificate needs its key, and a key its certificate");
+		return TP_EINVAL;
+	}
+	unsigned backoff = cfg->backoff_max_s;
+	if (backoff > TP_NATS_BACKOFF_MAX_S) {
+		tp_log_err(NATS, "the NATS backoff must be at most a day");
+		return TP_EINVAL;
+	}
+	return 0;
+}
+
+/* The host of a nats:// or tls:// URL when it is a DNS name (not an IP
+ * literal), into out[0..out_size); false otherwise. */
+static bool url_dns_host(const char *url, char *out, size_t out_size)
+{
+	const char *h = strstr(url, "://");
+	if (h == NULL || h[3] == '[')
+		return false;
+	h += 3;
+	size_t len = strcspn(h, ":/,");
+	if (len == 0 || len >= out_size)
+		return false;
+	memcpy(out, h, len);
+	out[len] = '\0';
+	struct in_addr a4;
+	return inet_pton(AF_INET, out, &a4) != 1;
+}
+
+static natsStatus make_options(struct tp_nats *n, const struct tp_nats_config *cfg,
+			       natsOptions **out)
+{
+	natsOptions *o = NULL;
+	natsStatus s = natsOptions_Create(&o);
+	if (s == NATS_OK)
+		s = natsOptions_SetURL(o, cfg->url);
+	if (s == NATS_OK)
+		s = natsOptions_SetName(o, "tapir-edge");
+	if (s == NATS_OK)
+		s = natsOptions_SetTimeout(o, CONNECT_TIMEOUT_MS);
+	if (s == NATS_OK)
+		s = natsOptions_SetMaxReconnect(o, -1);
+	if (s == NATS_OK)
+		s = natsOptions_SetCustomReconnectDelay(o, reconnect_delay,
+							(void *)(uintptr_t)n->backoff_max_s);
+	bool tls = url_is_tls(cfg->url) || cfg->ca_file != NULL || cfg->client_cert_file != NULL;
+	if (s == NATS_OK && tls)
+		s = natsOptions_SetSecure(o, true);
+	/* libnats checks the certificate's name only when told which name to
+	 * expect; for an IP literal only the chain to ca_file is checked. */
+	char host[TP_NATS_URL_MAX + 1u];
+	if (s == NATS_OK && tls && url_dns_host(cfg->url, host, sizeof(host)))
+		s = natsOptions_SetExpectedHostname(o, host);
+	if (s == NATS_OK && cfg->ca_file != NULL)
+		s = natsOptions_LoadCATrustedCertificates(o, cfg->ca_file);
+	if (s == NATS_OK && cfg->client_cert_file != NULL)
+		s = natsOptions_LoadCertificatesChain(o, cfg->client_cert_file, cfg->client_key_file);
+	if (s != NATS_OK) {
+		natsOptions_Destroy(o);
+		return s;
+	}
+	*out = o;
+	return NATS_OK;
+}
+
+int tp_nats_start(const struct tp_nats_config *cfg, struct tp_seen *outbox, struct tp_nats **out)
+{
+	if (cfg == NULL || outbox == NULL || out == NULL)
+		return TP_EINVAL;
+	*out = NULL;
+	int rc = check_config(cfg);
+	if (rc != 0)
+		return rc;
+	struct tp_nats *n = calloc(1, sizeof(*n));
+	if (n == NULL)
+		return -ENOMEM;
+	n->outbox = outbox;
+	n->backoff_max_s = cfg->backoff_max_s == 0 ? TP_NATS_BACKOFF_MAX_DEFAULT_S : cfg->backoff_max_s;
+	rc = dup_opt(cfg->subject, &n->subject);
+	if (rc == 0)
+		rc = dup_opt(cfg->kid, &n->kid);
+	if (rc == 0)
+		rc = dup_opt(cfg->thumbprint, &n->thumbprint);
+	if (rc == 0)
+		rc = dup_opt(cfg->mqtt_topic, &n->mqtt_topic);
+	if (rc == 0 && natsStatistics_Create(&n->nstats) != NATS_OK)
+		rc = -ENOMEM;
+	if (rc != 0) {
+		free_all(n);
+		return rc;
+	}
+	natsStatus s = make_options(n, cfg, &n->opts);
+	if (s != NATS_OK) {
+		tp_log_err(NATS, "cannot set up the NATS connection: %s", natsStatus_GetText(s));
+		free_all(n);
+		return s == NATS_NO_MEMORY ? -ENOMEM : TP_ECONN;
+	}
+	rc = tp_sink_ctl_init(&n->ctl);
+	if (rc != 0) {
+		free_all(n);
+		return rc;
+	}
+	rc = pthread_create(&n->thread, NULL, sink_thread, n);
+	if (rc != 0) {
+		tp_sink_ctl_destroy(&n->ctl);
+		free_all(n);
+		return -rc;
+	}
+	*out = n;
+	return 0;
+}
+
+void tp_nats_stop(struct tp_nats *n, unsigned drain_ms)
+{
+	if (n == NULL)
+		return;
+	tp_sink_ctl_request_stop(&n->ctl, drain_ms);
+	(void)pthread_join(n->thread, NULL);
+	tp_sink_ctl_destroy(&n->ctl);
+	free_all(n);
+}
+
+void tp_nats_stats(struct tp_nats *n, struct tp_nats_stats *out)
+{
+	out->published = atomic_load(&n->published);
+	out->confirmed = atomic_load(&n->confirmed);
+	out->flush_failures = atomic_load(&n->flush_failures);
+	out->reconnects = atomic_load(&n->reconnects);
+	out->connected = atomic_load(&n->connected);
+	out->last_error = atomic_load(&n->last_error);
+}
