@@ -31,7 +31,15 @@
 	X(TP_EINTR, -1014, "interrupted by a signal")                        \
 	X(TP_ECONN, -1015, "connection to the broker failed or was lost")   \
 	X(TP_EREFUSED, -1016, "the broker refused the connection or a message") \
-	X(TP_ETIMEDOUT, -1017, "the broker did not confirm in time")
+	X(TP_ETIMEDOUT, -1017, "the peer did not answer or confirm in time") \
+	X(TP_EDIGEST, -1018, "content digest does not match the body")      \
+	X(TP_EMULTI, -1019, "more than one signature")                       \
+	X(TP_EPARAM, -1020, "signature parameter refused (unknown, stale or future)") \
+	X(TP_EALG, -1021, "signature algorithm missing, unknown or not the key's") \
+	X(TP_ECOVER, -1022, "a required component is not covered by the signature") \
+	X(TP_ENOKEY, -1023, "unknown key")                                   \
+	X(TP_EBADSIG, -1024, "signature does not verify")                    \
+	X(TP_EEXIST, -1025, "already stored")
 
 enum tp_err {
 #define TP_ERR_ENUM(name, value, text) name = value,
