@@ -41,6 +41,12 @@
 #define TP_HTTPSIG_INPUT_OUT_MAX 1024u
 /* "sig1=:" + base64 of a signature of at most 512 bytes (RSA 4096) + ":". */
 #define TP_HTTPSIG_SIGNATURE_OUT_MAX 720u
+/* Longest covered component name; longest signature accepted (RSA 4096). */
+#define TP_HTTPSIG_COMPONENT_NAME_MAX 128u
+#define TP_HTTPSIG_SIG_MAX 512u
+/* Longest signature base: covered header values are bounded by the
+ * caller's HTTP parser, the base by this. */
+#define TP_HTTPSIG_BASE_MAX 65536u
 
 /* A message as the signer or verifier sees it. Header names are looked up
  * lower-case; the callback returns the field value (several field lines
@@ -99,6 +105,10 @@ struct tp_httpsig_policy {
 	int64_t now;                  /* UNIX seconds */
 	int64_t max_age_s;            /* created older than now - this refuses */
 	int64_t future_skew_s;        /* created later than now + this refuses */
+	/* The alg to assume when the signature has none (RFC 9421 §3.2 lets a
+	 * verifier know it from the key: RFC 9421's own examples omit alg).
+	 * NULL, the default: a signature without alg refuses. */
+	const char *alg_if_absent;
 };
 
 /* The key for a keyid and alg. Returns 0 and *out (a reference the
@@ -125,12 +135,20 @@ struct tp_httpsig_verified {
  *                beyond future_skew_s, expires past
  *   TP_EALG      alg absent or not one we know
  *   TP_ECOVER    a required component not covered, a derived component
- *                when not allowed, a component listed twice
+ *                when not allowed, a component listed twice, a component
+ *                with parameters (;sf, ;key, ;req, ;name, ...: none is
+ *                supported), a name that is not lower-case, or a derived
+ *                component we do not know (@query-param)
  *   TP_EMALF     keyid absent or with characters outside [A-Za-z0-9_.-]
  *   TP_ENOKEY    the key callback knows no such key
  *   TP_EALG      the key's type does not fit alg
- *   TP_EMISSING  a covered header is absent from msg
+ *   TP_EMISSING  a covered header is absent from msg (or a derived
+ *                component's part: @status of a request)
+ *   TP_EMALF     a covered header value holds CR, LF or NUL (it would
+ *                forge lines of the signature base), or TP_ETOOBIG for a
+ *                base longer than TP_HTTPSIG_BASE_MAX
  *   TP_EBADSIG   the signature does not verify
+ * Other failures: TP_EINVAL (NULL argument), -ENOMEM, TP_EBUG.
  * Returns 0 and *out on success. */
 int tp_httpsig_verify(const struct tp_httpsig_msg *msg,
 		      const struct tp_httpsig_policy *policy,
