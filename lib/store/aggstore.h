@@ -35,6 +35,9 @@
 
 #define TP_AGG_ID_LEN 24u
 #define TP_AGG_HEADERS_MAX 16u
+/* Largest payload stored or read back, and longest kept header value. */
+#define TP_AGG_PAYLOAD_MAX (256u * 1024u * 1024u)
+#define TP_AGG_HEADER_VALUE_MAX 8192u
 
 struct tp_aggstore;
 
@@ -62,10 +65,19 @@ struct tp_aggstore_config {
 	const char *local_dir;   /* payload root for the local backend, or NULL */
 	const struct tp_s3_config *s3; /* S3 backend when not NULL */
 	bool s3_create_bucket;
+	/* Test hook, NULL in production: called by tp_aggstore_put() with
+	 * stage TP_AGG_STAGE_PENDING (pending record committed, object not
+	 * yet written) and TP_AGG_STAGE_OBJECT (object durable, metadata not
+	 * yet committed), so a test can _exit() there to act out a crash. */
+	void (*crash_hook)(int stage);
 };
+#define TP_AGG_STAGE_PENDING 1
+#define TP_AGG_STAGE_OBJECT 2
 
 /* Open (creating directories 0750), run recovery. Returns 0, TP_EINVAL,
- * -errno, or the S3 error when the bucket cannot be reached or created. */
+ * -errno, or the S3 error when the bucket cannot be reached or created.
+ * One process at a time: another process holding index_dir gives -EBUSY
+ * (recovery must never delete a live put's object). */
 int tp_aggstore_open(const struct tp_aggstore_config *cfg,
 		     struct tp_aggstore **out) TP_WUR;
 void tp_aggstore_close(struct tp_aggstore *st);
@@ -75,8 +87,12 @@ void tp_aggstore_close(struct tp_aggstore *st);
 int tp_aggstore_find_digest(struct tp_aggstore *st, const char *digest,
 			    char id[TP_AGG_ID_LEN + 1u]) TP_WUR;
 
-/* Store body[0..len) with meta (id, created, bucket and object_key are
- * filled in here; the rest by the caller). If another put with the same
+/* Store body[0..len) with meta (id, created, bucket, object_key and
+ * content_length (= len) are filled in here; the rest by the caller:
+ * type 1..15 of [a-z0-9_-], creator 1..255 of [A-Za-z0-9_.-] (the key id
+ * rule), content_digest non-empty printable, headers values at most
+ * TP_AGG_HEADER_VALUE_MAX; otherwise TP_EINVAL. len <= TP_AGG_PAYLOAD_MAX
+ * or TP_ETOOBIG). Puts of one digest wait for each other. If another put with the same
  * content_digest won the race, returns TP_EEXIST with meta->id set to the
  * existing id and nothing stored. Returns 0 (durable, as above), or the
  * backend's error (nothing left behind). */

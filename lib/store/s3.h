@@ -22,8 +22,16 @@
 
 /* Object keys are at most 1024 bytes of UTF-8 (S3's own limit). */
 #define TP_S3_KEY_MAX 1024u
-/* User metadata: at most this many x-amz-meta-* pairs, names [a-z0-9-]. */
+/* User metadata: at most this many x-amz-meta-* pairs, names [a-z0-9-]
+ * of at most TP_S3_META_NAME_MAX bytes, values of printable ASCII (no
+ * leading, trailing or double spaces) of at most TP_S3_META_VALUE_MAX. */
 #define TP_S3_META_MAX 16u
+#define TP_S3_META_NAME_MAX 64u
+#define TP_S3_META_VALUE_MAX 1024u
+/* Bytes of an error response read (to find its <Code>), and the longest
+ * error code kept, with its NUL. */
+#define TP_S3_ERROR_BODY_MAX (16u * 1024u)
+#define TP_S3_ERRCODE_MAX 64u
 
 struct tp_s3_config {
 	const char *endpoint;   /* "http://127.0.0.1:9000" or https://…; required */
@@ -81,5 +89,12 @@ int tp_s3_sigv4(const char *method, const char *canonical_uri,
 		const char *amz_date, const char *region, const char *service,
 		const char *access_key, const char *secret_key, char *out,
 		size_t out_size) TP_WUR;
+
+/* The <Code> of an S3 XML error body (untrusted), by a bounded scan of
+ * its first TP_S3_ERROR_BODY_MAX bytes: the text between the first
+ * "<Code>" and the next '<', which must be 1.. characters of
+ * [A-Za-z0-9._-] (so it is safe to log). out: NUL-terminated, "" on error.
+ * Returns 0, TP_EMALF (none, or other characters), TP_ENOSPACE, TP_EINVAL. */
+int tp_s3_error_code(const void *body, size_t len, char *out, size_t out_size) TP_WUR;
 
 #endif
