@@ -29,6 +29,9 @@ struct tp_bridge_config {
 	const char *ca_file, *client_cert_file, *client_key_file;
 	const char *nats_url;     /* required */
 	const char *nats_subject; /* "events.up.new_qname" when NULL */
+	const char *client_id;    /* "tapir-core-bridge" when NULL; the MQTT
+				   * session (clean start off, 500 s expiry)
+				   * is kept under it across reconnections */
 };
 
 struct tp_bridge;

@@ -5,7 +5,8 @@
  * receiver (HTTP signatures) and the event bridge (JWS).
  *
  * A keyid is a file name only when it matches [A-Za-z0-9_.-]+ and is not
- * "." or ".."; anything else is refused before the file system is touched.
+ * "." or ".." and has at most TP_KEYS_ID_MAX characters; anything else is
+ * refused before the file system is touched.
  * Keys are cached for ttl_s seconds (a removed or replaced file takes
  * effect within that time); a miss is not cached. Thread-safe.
  */
@@ -19,6 +20,10 @@
 
 #define TP_KEYS_CACHE_MAX 1024u
 #define TP_KEYS_TTL_DEFAULT_S 300u
+/* Longest keyid (a file name with ".pem" appended must fit NAME_MAX). */
+#define TP_KEYS_ID_MAX 250u
+/* Largest key file read (an RSA 8192 public key PEM is about 1.5 KiB). */
+#define TP_KEYS_FILE_MAX (64u * 1024u)
 
 struct tp_keys;
 
