@@ -153,6 +153,8 @@ void tp_edge_sink_stats(struct tp_edge *e)
 {
 	if (e->mqtt)
 		tp_mqtt_stats(e->mqtt, &e->mqtt_stats);
+	if (e->sender)
+		tp_sender_stats(e->sender, &e->sender_stats);
 	if (e->nats)
 		tp_nats_stats(e->nats, &e->nats_stats);
 }
@@ -211,6 +213,19 @@ void tp_edge_reload(struct tp_edge *e)
 	e->reload.running = true;
 }
 
+/* A histogram file was renamed into the outbox since the last look: the
+ * sender need not wait for its next scan. */
+static void kick_sender(struct tp_edge *e)
+{
+	if (e->sender == NULL || e->hist == NULL)
+		return;
+	uint64_t written = tp_hist_stats(e->hist)->intervals_written;
+	if (written != e->sender_kicked_at) {
+		e->sender_kicked_at = written;
+		tp_sender_kick(e->sender);
+	}
+}
+
 void tp_edge_poll(struct tp_edge *e, bool wait)
 {
 	if (e->reload.running && (wait || atomic_load(&e->reload.done))) {
@@ -243,6 +258,7 @@ void tp_edge_poll(struct tp_edge *e, bool wait)
 	}
 	if (e->hist)
 		tp_hist_tick(e->hist, tp_edge_now_us());
+	kick_sender(e);
 	if (e->session)
 		tp_session_tick(e->session, tp_edge_now_us());
 }
@@ -433,6 +449,10 @@ int tp_edge_main(int argc, char **argv)
 	uint64_t cryptopan_entries = TP_SESSION_CRYPTOPAN_ENTRIES_DEFAULT;
 	uint64_t session_retention = 3600, session_min_free = 5;
 	bool disable_sessions = false;
+	/* the histogram sender (edm-spec §3.7, §6.2) */
+	struct tp_sender_config snd = { .data_dir = NULL };
+	bool disable_sender = false;
+	uint64_t upload_wait = 60;
 	static struct event_opts ev = {
 		.seen_expiry_days = 30,
 		.seen_size_mib = 1024,
@@ -490,6 +510,13 @@ int tp_edge_main(int argc, char **argv)
 		{ "nats-client-cert-file", TP_OPT_STRING, &ev.nc.client_cert_file, 0, 0, "client certificate (PEM) for NATS mutual TLS", false, false, NULL },
 		{ "nats-client-key-file", TP_OPT_STRING, &ev.nc.client_key_file, 0, 0, "its private key (PEM)", false, false, NULL },
 		{ "event-backoff-max", TP_OPT_UINT, &ev.backoff_max, 1, 86400, "longest wait between reconnection attempts to a broker, seconds (default 30)", false, false, NULL },
+		{ "http-url", TP_OPT_STRING, &snd.url, 0, 0, "the core that receives the histograms, e.g. https://core.example:8443 (the sender is off without it)", false, false, NULL },
+		{ "http-signing-key-file", TP_OPT_STRING, &snd.signing_key_file, 0, 0, "private Ed25519 JWK (tapir keygen) that signs each upload; its kid is the keyid", false, false, NULL },
+		{ "http-ca-file", TP_OPT_STRING, &snd.ca_file, 0, 0, "CA certificates (PEM) that sign the core's certificate (default: system roots)", false, false, NULL },
+		{ "http-client-cert-file", TP_OPT_STRING, &snd.client_cert_file, 0, 0, "client certificate (PEM) for mutual TLS with the core", false, false, NULL },
+		{ "http-client-key-file", TP_OPT_STRING, &snd.client_key_file, 0, 0, "its private key (PEM)", false, false, NULL },
+		{ "disable-histogram-sender", TP_OPT_BOOL, &disable_sender, 0, 0, "upload nothing even if http-url is set (files stay in the outbox)", false, false, NULL },
+		{ "http-upload-wait", TP_OPT_UINT, &upload_wait, 0, 86400, "seconds to wait for the outbox to drain at the end of a file run (exit 1 if files remain; default 60) or, at most 5, when a live run stops", false, false, NULL },
 		{ "summary-json", TP_OPT_STRING, &e.cfg.summary_json, 0, 0, "write the counters as JSON to this file at exit", false, false, NULL },
 		{ "debug", TP_OPT_BOOL, &debug, 0, 0, "log debug messages", false, false, NULL },
 		{ "help", TP_OPT_BOOL, &help, 0, 0, "show this help", true, false, NULL },
@@ -550,6 +577,24 @@ int tp_edge_main(int argc, char **argv)
 		bad = -1;
 	}
 	bad |= check_event_opts(&ev, data_dir);
+	bool sending = snd.url != NULL && !disable_sender;
+	if (sending && (!snd.signing_key_file || !data_dir)) {
+		fprintf(stderr, "http-url needs http-signing-key-file and data-dir (the outbox)\n");
+		bad = -1;
+	}
+	if (!snd.url && (snd.signing_key_file || snd.ca_file || snd.client_cert_file ||
+			snd.client_key_file)) {
+		fprintf(stderr, "http-signing-key-file, http-ca-file and the client certificate need http-url\n");
+		bad = -1;
+	}
+	if (snd.url && strncmp(snd.url, "https://", 8) != 0 && strncmp(snd.url, "http://", 7) != 0) {
+		fprintf(stderr, "http-url %s: expected https://HOST[:PORT] (or http://)\n", snd.url);
+		bad = -1;
+	}
+	if (!snd.client_cert_file != !snd.client_key_file) {
+		fprintf(stderr, "http-client-cert-file and http-client-key-file go together\n");
+		bad = -1;
+	}
 	bool sessions = !disable_sessions && session_retention > 0 &&
 			(cryptopan_key || cryptopan_key_file);
 	if (cryptopan_key && cryptopan_key_file) {
@@ -639,6 +684,14 @@ int tp_edge_main(int argc, char **argv)
 		status = 1;
 		goto out;
 	}
+	if (sending) {
+		snd.data_dir = data_dir;
+		if (tp_sender_start(&snd, &e.sender) < 0) {
+			status = 1;
+			goto out;
+		}
+		e.has_sender = true;
+	}
 	pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);
 	int rc = e.cfg.input_file ? tp_edge_run_file(&e) : tp_edge_run_listen(&e);
 	if (rc == TP_EINTR)
@@ -661,6 +714,27 @@ int tp_edge_main(int argc, char **argv)
 		if (st.write_errors)
 			rc = rc ? rc : -1;
 	}
+	/* A file run ends when its histograms are uploaded, or fails
+	 * saying so; they stay in the outbox for the next run. A live run
+	 * stopping gives the last minutes a short chance, as the event
+	 * brokers get, and sends the rest at its next start. */
+	if (e.sender && e.cfg.input_file && rc != TP_EINTR &&
+	    tp_sender_drain(e.sender, (unsigned)upload_wait) != 0) {
+		fprintf(stderr, "histograms: not all uploaded within http-upload-wait (%" PRIu64
+			" s); they stay in %s/parquet/histograms/outbox\n", upload_wait, data_dir);
+		rc = rc ? rc : -1;
+	} else if (e.sender && !e.cfg.input_file) {
+		unsigned wait_s = upload_wait < TP_EDGE_LIVE_UPLOAD_WAIT_MAX_S ?
+			(unsigned)upload_wait : TP_EDGE_LIVE_UPLOAD_WAIT_MAX_S;
+		if (tp_sender_drain(e.sender, wait_s) != 0)
+			tp_log_notice(edge, "histograms left in %s/parquet/histograms/outbox "
+			       "are uploaded at the next start", data_dir);
+	}
+	if (e.sender) {
+		tp_sender_stats(e.sender, &e.sender_stats);
+		tp_sender_stop(e.sender);
+		e.sender = NULL;
+	}
 	tp_edge_summary_print(&e, stderr);
 	if (e.cfg.summary_json && tp_edge_summary_write_json(&e, e.cfg.summary_json) < 0)
 		rc = rc ? rc : -1;
@@ -676,6 +750,8 @@ out:
 	e.session = NULL;
 	tp_mqtt_stop(e.mqtt, 0);
 	tp_nats_stop(e.nats, 0);
+	tp_sender_stop(e.sender);
+	e.sender = NULL;
 	tp_events_free(e.events);
 	e.events = NULL;
 	tp_jwk_free(&ev.key);

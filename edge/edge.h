@@ -21,10 +21,15 @@
 #include "edge/histogram.h"
 #include "edge/mqtt.h"
 #include "edge/nats.h"
+#include "edge/sender.h"
 #include "edge/session.h"
 #include "edge/stats.h"
 #include "wkd/cidr.h"
 #include "wkd/wkd.h"
+
+/* A live edge that stops waits at most this long for the core to take the
+ * outbox (http-upload-wait, if shorter); the rest goes at the next start. */
+#define TP_EDGE_LIVE_UPLOAD_WAIT_MAX_S 5u
 
 struct tp_edge_config {
 	const char *input_file;  /* "-" = stdin */
@@ -71,6 +76,13 @@ struct tp_edge {
 	bool has_mqtt, has_nats;
 	struct tp_mqtt_stats mqtt_stats;
 	struct tp_nats_stats nats_stats;
+	/* The histogram sender (NULL: off); its counters as of the last
+	 * tp_edge_sink_stats(), and the histogram files written when it was
+	 * last kicked (a new one is in the outbox). */
+	struct tp_sender *sender;
+	bool has_sender;
+	struct tp_sender_stats sender_stats;
+	uint64_t sender_kicked_at;
 	struct tp_edge_reload reload;
 };
 

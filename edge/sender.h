@@ -13,6 +13,7 @@
 #define TP_EDGE_SENDER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util/err.h"
@@ -30,11 +31,33 @@ struct tp_sender_config {
 };
 
 struct tp_sender;
+/* uploaded, failed (attempts answered otherwise than 201, or unanswered),
+ * duplicates_skipped (an outbox file identical to the one of its name in
+ * sent/: removed without upload) and cleaned are counters; bad_names and
+ * pending describe the last scan. */
 struct tp_sender_stats {
 	uint64_t uploaded, failed, duplicates_skipped, bad_names, cleaned;
 	uint64_t pending;  /* files in the outbox at the last scan */
 	int last_status;   /* last HTTP status, 0 if none */
 };
+
+/* Longest outbox file uploaded (histograms are kilobytes to megabytes); a
+ * larger one stays in the outbox, counted as failed and logged. */
+#define TP_SENDER_FILE_MAX (256u * 1024u * 1024u)
+/* Most files considered per scan (the oldest names first). */
+#define TP_SENDER_SCAN_MAX 4096u
+/* "PT" + hours, minutes, seconds and 9 fraction digits, with room. */
+#define TP_SENDER_DURATION_SIZE 48u
+
+/* The ISO 8601 duration of ns nanoseconds as the reference writes it
+ * (edm-spec §3.7): PT[nH][nM][n[.frac]S], zero parts left out, the
+ * fraction without trailing zeros; 0 or negative -> "PT0S".
+ * Returns 0 or TP_ENOSPACE. */
+int tp_sender_duration(int64_t ns, char *out, size_t size) TP_WUR;
+
+/* A histogram file name, dns_histogram-<START>_<STOP>.parquet (outfile.h):
+ * START and STOP in UTC seconds. Returns 0 or TP_EMALF. */
+int tp_sender_parse_name(const char *name, int64_t *start_s, int64_t *stop_s) TP_WUR;
 
 /* Check cfg, load the key, start the thread. Returns 0 or TP_EINVAL
  * (logged), -errno. */

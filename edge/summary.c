@@ -222,6 +222,19 @@ static json_t *summary_json(const struct tp_edge *e)
 	}
 	if (e->events)
 		rc |= json_object_set_new(root, "events", events_json(e));
+	if (e->has_sender) {
+		const struct tp_sender_stats *ss = &e->sender_stats;
+		json_t *snd = json_object();
+		rc |= snd == NULL;
+		rc |= set_u64(snd, "uploaded", ss->uploaded);
+		rc |= set_u64(snd, "failed", ss->failed);
+		rc |= set_u64(snd, "pending", ss->pending);
+		rc |= set_u64(snd, "duplicates_skipped", ss->duplicates_skipped);
+		rc |= set_u64(snd, "bad_names", ss->bad_names);
+		rc |= set_u64(snd, "cleaned", ss->cleaned);
+		rc |= json_object_set_new(snd, "last_status", json_integer(ss->last_status));
+		rc |= json_object_set_new(root, "sender", snd);
+	}
 	json_t *warnings = json_array();
 	if (warnings && query_only(e))
 		rc |= json_array_append_new(warnings, json_string(query_only_warning));
