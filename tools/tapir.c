@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/receiver.h"
 #include "edge/edge.h"
 #include "tools.h"
 
@@ -16,9 +17,12 @@ struct subcommand {
 };
 
 static const struct subcommand subcommands[] = {
+	{ "core", tp_core_main, "receive signed aggregates from edges (HTTP API)" },
 	{ "edge", tp_edge_main, "read dnstap from a resolver and minimise it" },
+	{ "gen", tp_gen_main, "write a synthetic dnstap capture (load tests)" },
 	{ "inspect", tp_inspect_main, "print a Parquet file tapir wrote as JSON lines" },
 	{ "keygen", tp_keygen_main, "create an Ed25519 signing key (JWK + PEM)" },
+	{ "replay", tp_replay_main, "send a capture to a listening edge as a producer" },
 	{ "wkd", tp_wkd_main, "check a well-known domains list" },
 };
 

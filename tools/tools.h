@@ -9,5 +9,7 @@
 int tp_inspect_main(int argc, char **argv);
 int tp_keygen_main(int argc, char **argv);
 int tp_wkd_main(int argc, char **argv);
+int tp_gen_main(int argc, char **argv);
+int tp_replay_main(int argc, char **argv);
 
 #endif
