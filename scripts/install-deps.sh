@@ -17,6 +17,7 @@ postgresql-15 postgresql-15-hll
 libzstd-dev libsnappy-dev
 libmosquitto-dev libnats-dev mosquitto mosquitto-clients nats-server
 libmicrohttpd-dev libcurl4-openssl-dev python3-cryptography
+curl
 "
 # The Parquet reader oracles (tests/node) run on node; the machine image
 # usually has it already, so Debian's nodejs and npm are added only when

@@ -122,7 +122,7 @@ class DaemonTest(unittest.TestCase):
     def test_sigterm_ends_a_batch_run_with_a_summary(self):
         data = harness.fstrm_file([dnstap_frame(dnstap_message())] * 5, stop=False)
         out = os.path.join(self.tmp, 's.json')
-        p = subprocess.Popen(['sh', '-c', f'cat; sleep 30'], stdin=subprocess.PIPE,
+        p = subprocess.Popen(['sh', '-c', 'cat; sleep 30'], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE)
         edge = subprocess.Popen([harness.TAPIR, 'edge', '--input-file', '-', '--summary-json', out],
                                 stdin=p.stdout, stderr=subprocess.PIPE)
