@@ -339,7 +339,8 @@ static bool same_bytes(const char *path, const uint8_t *body, size_t len)
 	return same;
 }
 
-/* One file: 1 done (sent or a duplicate), 0 failed (backoff). */
+/* One file: 1 done (sent or a duplicate), 0 failed with an answer or
+ * locally (try the next file), -1 no answer from the core (end the pass). */
 static int send_one(struct tp_sender *s, const char *name)
 {
 	char path[PATH_SIZE * 2], dest[PATH_SIZE * 2];
@@ -386,7 +387,9 @@ static int send_one(struct tp_sender *s, const char *name)
 	pthread_mutex_unlock(&s->mu);
 	if (status < 0)
 		tp_log_limited(TP_LOG_ERR, sender, "%s: %s", name, tp_strerror(status));
-	return status == 201 && rc == 0 ? 1 : 0;
+	if (status == 201)
+		return rc == 0 ? 1 : 0;
+	return status > 0 ? 0 : -1;
 }
 
 /* One pass over the outbox. Returns false after a failure. */
@@ -432,14 +435,20 @@ static bool scan(struct tp_sender *s)
 	if (names == NULL)
 		return false;
 	qsort(names, n, sizeof(*names), cmp_names);
-	bool ok = true;
+	/* A file the core refuses must not hold back the ones after it, so a
+	 * pass goes on after an answer other than 201; it ends at the first
+	 * request that got no answer at all (the core is down). */
+	bool ok = true, unreachable = false;
 	for (size_t i = 0; i < n; i++) {
-		if (ok && !atomic_load(&s->stop)) {
-			ok = send_one(s, names[i]) == 1;
-			if (ok) {
+		if (!unreachable && !atomic_load(&s->stop)) {
+			int sent = send_one(s, names[i]);
+			if (sent == 1) {
 				pthread_mutex_lock(&s->mu);
 				s->st.pending--;
 				pthread_mutex_unlock(&s->mu);
+			} else {
+				ok = false;
+				unreachable = sent < 0;
 			}
 		}
 		free(names[i]);

@@ -5,7 +5,10 @@
 #     histograms (well-known list on), median of 5 runs each;
 #  2. HLL add/union/cardinality (bench_hll);
 #  3. well-known list RSS and lookup time for 100k, 1M and 10M names
-#     (bench_wkd; the first size is the baseline of the others).
+#     (bench_wkd; the first size is the baseline of the others);
+#  4. tapir core under concurrent signed uploads over loopback: throughput,
+#     latency percentiles, and a loss check against the core's own counts
+#     (bench/load_core.py; LOAD_EDGES, LOAD_RATE, LOAD_SECONDS, LOAD_SIZE).
 set -eu
 BUILD=${1:-build}
 FILE=${2:-../shared/data/unbound-medium.dnstap}
@@ -57,3 +60,7 @@ echo "== HLL (bench_hll)"
 
 echo "== well-known list (bench_wkd)"
 "$BUILD/bench/bench_wkd" ${WKD_SIZES:-100000 1000000 10000000}
+
+echo "== core under load (bench/load_core.py: ${LOAD_EDGES:-8} edges x ${LOAD_RATE:-5} files/s for ${LOAD_SECONDS:-60} s)"
+/usr/bin/python3 bench/load_core.py "$BUILD" --edges "${LOAD_EDGES:-8}" --rate "${LOAD_RATE:-5}" \
+	--seconds "${LOAD_SECONDS:-60}" --size "${LOAD_SIZE:-16384}"

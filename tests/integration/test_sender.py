@@ -91,9 +91,10 @@ def iso_duration(seconds):
 class Core:
     """An aggregate receiver that checks everything on its own."""
 
-    def __init__(self, public_key, fail_first=0):
+    def __init__(self, public_key, fail_first=0, refuse_start=None):
         self.public_key = public_key
         self.fail_first = fail_first
+        self.refuse_start = refuse_start  # always 413 for this interval start
         self.requests = []   # (headers dict, body, problems list, status)
         self.lock = threading.Lock()
         core = self
@@ -109,6 +110,8 @@ class Core:
                 problems = core.check(self.path, headers, body)
                 with core.lock:
                     status = 500 if len(core.requests) < core.fail_first else (422 if problems else 201)
+                    if core.refuse_start and headers.get('aggregate-interval', '').startswith(core.refuse_start):
+                        status = 413
                     core.requests.append((headers, body, problems, status))
                 self.send_response(status)
                 if status == 201:
@@ -195,8 +198,8 @@ class SenderTest(unittest.TestCase):
     def names(self, d):
         return sorted(os.listdir(d)) if os.path.isdir(d) else []
 
-    def start_core(self, fail_first=0):
-        core = Core(self.public_key, fail_first)
+    def start_core(self, fail_first=0, refuse_start=None):
+        core = Core(self.public_key, fail_first, refuse_start)
         self.addCleanup(core.stop)
         return core
 
@@ -270,6 +273,22 @@ class SenderTest(unittest.TestCase):
             p = subprocess.run(['node', HTTPSIG_MJS, 'verify', self.key, req],
                                capture_output=True, text=True, timeout=60)
             self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+
+    def test_a_refused_file_does_not_hold_back_the_others(self):
+        """The core refuses the first minute's file for good (413): the later
+        files still go, the refused one stays in the outbox."""
+        first = time.strftime('%Y-%m-%dT%H:%M', time.gmtime(T0))
+        core = self.start_core(refuse_start=first)
+        summary, _, _ = self.run_edge(core.port, 4, expect_rc=1)
+        s = summary['sender']
+        self.assertEqual((s['uploaded'], s['pending']), (2, 1), s)
+        self.assertEqual(len(self.names(self.sent)), 2)
+        left = self.names(self.outbox)
+        self.assertEqual(len(left), 1)
+        self.assertTrue(left[0].startswith('dns_histogram-' + first.replace(':', '-')), left)
+        statuses = [st for *_, st in core.requests]
+        self.assertEqual(statuses.count(201), 2, statuses)
+        self.assertEqual(set(statuses), {201, 413}, statuses)
 
     def test_core_down_keeps_files_and_a_rerun_uploads_them(self):
         port = harness.free_port()
