@@ -5,7 +5,8 @@
  * message into either one NATS publish or one drop counter.
  *
  * The thread drives libmosquitto itself (mosquitto_loop), as the edge's
- * sink does (edge/mqtt.c), so every callback runs on it and a failed
+ * sink does (edge/mqtt.c; both make their clients with lib/net's
+ * tp_mqtt_client_new()), so every callback runs on it and a failed
  * connection of any kind (refused, TLS, lost, no CONNACK) is thrown away
  * whole and retried after a capped backoff, forever; libmosquitto's own
  * reconnect loop gives up on TLS and authorisation errors. The session is
@@ -37,9 +38,9 @@
 #include <openssl/evp.h>
 
 #include "core/schema.h"
-#include "edge/mqtt.h"
-#include "edge/nats.h"
-#include "edge/sink.h"
+#include "net/mqtt.h"
+#include "net/nats.h"
+#include "net/stopper.h"
 #include "sign/jwk.h"
 #include "sign/jws.h"
 #include "util/log.h"
@@ -57,8 +58,6 @@
  * topic, and for oversized events up to this size to be counted. */
 #define MAX_PACKET_SIZE (4u * TP_JWS_MAX)
 #define LOOP_WAIT_MS 200
-#define CONNACK_TIMEOUT_MS 10000
-#define NATS_CONNECT_TIMEOUT_MS 5000
 /* At stop, how long buffered publishes may take to reach NATS. */
 #define STOP_FLUSH_MS 2000
 
@@ -76,7 +75,7 @@ static const char *const drop_text[N_DROPS] = {
 };
 
 struct tp_bridge {
-	struct tp_sink_ctl ctl;
+	struct tp_stopper ctl;
 	pthread_t thread;
 	struct tp_keys *keys; /* borrowed */
 	struct tp_mqtt_url url;
@@ -230,25 +229,6 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
 
 /* ---- the MQTT connection -------------------------------------------------- */
 
-static int mosq_to_err(int rc)
-{
-	switch (rc) {
-	case MOSQ_ERR_SUCCESS:
-		return 0;
-	case MOSQ_ERR_NOMEM:
-		return -ENOMEM;
-	case MOSQ_ERR_ERRNO:
-		return errno > 0 ? -errno : TP_ECONN;
-	case MOSQ_ERR_CONN_REFUSED:
-	case MOSQ_ERR_NOT_SUPPORTED:
-		return TP_EREFUSED;
-	case MOSQ_ERR_INVAL:
-		return TP_EINVAL;
-	default:
-		return TP_ECONN;
-	}
-}
-
 static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
 		       const mosquitto_property *props)
 {
@@ -293,10 +273,7 @@ static void drop_client(struct tp_bridge *b, bool polite)
 {
 	if (b->mosq == NULL)
 		return;
-	if (polite && b->session_up &&
-	    mosquitto_disconnect_v5(b->mosq, 0, NULL) == MOSQ_ERR_SUCCESS)
-		(void)mosquitto_loop(b->mosq, 100, 1);
-	mosquitto_destroy(b->mosq);
+	tp_mqtt_client_close(b->mosq, polite && b->session_up);
 	b->mosq = NULL;
 	b->session_up = false;
 	b->drop_conn = false;
@@ -304,29 +281,11 @@ static void drop_client(struct tp_bridge *b, bool polite)
 
 static int make_client(struct tp_bridge *b)
 {
-	b->mosq = mosquitto_new(b->client_id, false, b);
-	if (b->mosq == NULL)
-		return errno == EINVAL ? TP_EINVAL : -ENOMEM;
-	int rc = mosquitto_int_option(b->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
-	/* A PUBACK is a few bytes: without this, Nagle's algorithm holds each
-	 * one until the broker's delayed ACK, capping us at a few hundred
-	 * events a second. */
-	if (rc == MOSQ_ERR_SUCCESS)
-		rc = mosquitto_int_option(b->mosq, MOSQ_OPT_TCP_NODELAY, 1);
-	if (rc == MOSQ_ERR_SUCCESS && b->url.tls) {
-		if (b->ca_file == NULL)
-			rc = mosquitto_int_option(b->mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 1);
-		/* Read at each connection: renewed files apply at the next. */
-		if (rc == MOSQ_ERR_SUCCESS)
-			rc = mosquitto_tls_set(b->mosq, b->ca_file, NULL, b->cert_file, b->key_file, NULL);
-		if (rc == MOSQ_ERR_SUCCESS)
-			rc = mosquitto_tls_opts_set(b->mosq, 1, NULL, NULL);
-	}
-	if (rc != MOSQ_ERR_SUCCESS) {
-		mosquitto_destroy(b->mosq);
-		b->mosq = NULL;
-		return mosq_to_err(rc);
-	}
+	/* A persistent session (clean start off): see the top comment. */
+	const struct tp_mqtt_tls tls = {b->ca_file, b->cert_file, b->key_file};
+	int rc = tp_mqtt_client_new(b->client_id, false, b, &b->url, &tls, &b->mosq);
+	if (rc != 0)
+		return rc;
 	mosquitto_connect_v5_callback_set(b->mosq, on_connect);
 	mosquitto_subscribe_v5_callback_set(b->mosq, on_subscribe);
 	mosquitto_message_v5_callback_set(b->mosq, on_message);
@@ -350,9 +309,9 @@ static int connect_once(struct tp_bridge *b)
 	mosquitto_property_free_all(&props);
 	if (mrc != MOSQ_ERR_SUCCESS) {
 		drop_client(b, false);
-		return mosq_to_err(mrc);
+		return tp_mqtt_err(mrc);
 	}
-	b->connect_ms = tp_sink_now_ms();
+	b->connect_ms = tp_stopper_now_ms();
 	return 0;
 }
 
@@ -361,69 +320,39 @@ static int connect_once(struct tp_bridge *b)
 static int run_connection(struct tp_bridge *b)
 {
 	for (;;) {
-		if (tp_sink_ctl_stopping(&b->ctl, NULL))
+		if (tp_stopper_stopping(&b->ctl, NULL))
 			return 0;
 		int mrc = mosquitto_loop(b->mosq, LOOP_WAIT_MS, 1);
 		if (mrc != MOSQ_ERR_SUCCESS)
-			return mosq_to_err(mrc);
+			return tp_mqtt_err(mrc);
 		if (b->drop_conn)
 			return TP_EREFUSED;
-		if (!b->session_up && tp_sink_now_ms() - b->connect_ms > CONNACK_TIMEOUT_MS)
+		if (!b->session_up && tp_stopper_now_ms() - b->connect_ms > TP_MQTT_CONNACK_TIMEOUT_MS)
 			return TP_ETIMEDOUT;
 	}
+}
+
+/* One connection, start to end (tp_stopper_attempt_fn). */
+static int attempt(void *ctx, bool *reached)
+{
+	struct tp_bridge *b = ctx;
+	int rc = connect_once(b);
+	if (rc == 0) {
+		rc = run_connection(b);
+		*reached = b->session_up;
+		drop_client(b, rc == 0);
+	}
+	return rc;
 }
 
 static void *bridge_thread(void *arg)
 {
 	struct tp_bridge *b = arg;
-	unsigned failures = 0;
-	while (!tp_sink_ctl_stopping(&b->ctl, NULL)) {
-		int rc = connect_once(b);
-		if (rc == 0) {
-			rc = run_connection(b);
-			if (b->session_up)
-				failures = 0;
-			drop_client(b, rc == 0);
-			if (rc == 0)
-				break;
-		}
-		failures++;
-		unsigned delay = tp_sink_backoff_ms(failures, BACKOFF_MAX_S);
-		tp_log_limited(TP_LOG_WARNING, BRIDGE, "MQTT connection failed or lost (%s); retrying in %u ms",
-			       tp_strerror(rc), delay);
-		if (tp_sink_ctl_sleep(&b->ctl, delay))
-			break;
-	}
+	(void)tp_stopper_retry(&b->ctl, BACKOFF_MAX_S, "BRIDGE", "MQTT connection", attempt, b);
 	return NULL;
 }
 
 /* ---- owner side ----------------------------------------------------------- */
-
-static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
-static int lib_rc;
-
-static void lib_init(void)
-{
-	lib_rc = mosquitto_lib_init();
-}
-
-/* closure: the backoff cap in seconds, by value (libnats may call this
- * after the bridge is gone). */
-static int64_t reconnect_delay(natsConnection *nc, int attempts, void *closure)
-{
-	(void)nc;
-	return (int64_t)tp_sink_backoff_ms(attempts > 0 ? (unsigned)attempts : 1u,
-					   (unsigned)(uintptr_t)closure);
-}
-
-/* With retry-on-failed-connect, a callback makes the first connect
- * asynchronous: the bridge starts while NATS is still away. */
-static void nats_connected(natsConnection *nc, void *closure)
-{
-	(void)nc;
-	(void)closure;
-	tp_log_info(BRIDGE, "connected to NATS");
-}
 
 static int dup_opt(const char *s, char **out)
 {
@@ -448,17 +377,6 @@ static void free_all(struct tp_bridge *b)
 	free(b);
 }
 
-static bool text_ok(const char *s, size_t max)
-{
-	size_t len = strnlen(s, max + 1u);
-	if (len == 0 || len > max)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if ((uint8_t)s[i] < 0x20u || (uint8_t)s[i] == 0x7fu)
-			return false;
-	return true;
-}
-
 static int check_config(const struct tp_bridge_config *cfg, struct tp_mqtt_url *url)
 {
 	const char *why = NULL;
@@ -468,27 +386,21 @@ static int check_config(const struct tp_bridge_config *cfg, struct tp_mqtt_url *
 		return rc;
 	}
 	const char *topic = cfg->mqtt_topic != NULL ? cfg->mqtt_topic : TOPIC_DEFAULT;
-	if (!text_ok(topic, TP_MQTT_TOPIC_MAX) || mosquitto_sub_topic_check(topic) != MOSQ_ERR_SUCCESS) {
+	if (!tp_mqtt_text_ok(topic, TP_MQTT_TOPIC_MAX) || mosquitto_sub_topic_check(topic) != MOSQ_ERR_SUCCESS) {
 		tp_log_err(BRIDGE, "bad MQTT topic filter");
 		return TP_EINVAL;
 	}
 	const char *id = cfg->client_id != NULL ? cfg->client_id : CLIENT_ID_DEFAULT;
-	if (!text_ok(id, TP_MQTT_CLIENT_ID_MAX)) {
+	if (!tp_mqtt_text_ok(id, TP_MQTT_CLIENT_ID_MAX)) {
 		tp_log_err(BRIDGE, "bad MQTT client id: empty, too long or control characters");
 		return TP_EINVAL;
 	}
-	if ((cfg->client_cert_file == NULL) != (cfg->client_key_file == NULL)) {
-		tp_log_err(BRIDGE, "an MQTT client certificate needs its key, and a key its certificate");
+	const struct tp_mqtt_tls tls = {cfg->ca_file, cfg->client_cert_file, cfg->client_key_file};
+	if (tp_mqtt_tls_check(url, &tls, &why) != 0) {
+		tp_log_err(BRIDGE, "bad MQTT TLS settings: %s", why);
 		return TP_EINVAL;
 	}
-	if (!url->tls && (cfg->ca_file != NULL || cfg->client_cert_file != NULL)) {
-		tp_log_err(BRIDGE, "TLS files given for a plain mqtt:// or tcp:// broker");
-		return TP_EINVAL;
-	}
-	const char *nurl = cfg->nats_url;
-	size_t nlen = nurl != NULL ? strnlen(nurl, TP_NATS_URL_MAX + 1u) : 0;
-	if (nlen == 0 || nlen > TP_NATS_URL_MAX ||
-	    (strncmp(nurl, "nats://", 7) != 0 && strncmp(nurl, "tls://", 6) != 0)) {
+	if (!tp_nats_url_ok(cfg->nats_url)) {
 		tp_log_err(BRIDGE, "bad NATS URL: use nats://host:port or tls://host:port");
 		return TP_EINVAL;
 	}
@@ -498,31 +410,6 @@ static int check_config(const struct tp_bridge_config *cfg, struct tp_mqtt_url *
 		return TP_EINVAL;
 	}
 	return 0;
-}
-
-static natsStatus make_nats_options(const char *url, natsOptions **out)
-{
-	natsOptions *o = NULL;
-	natsStatus s = natsOptions_Create(&o);
-	if (s == NATS_OK)
-		s = natsOptions_SetURL(o, url);
-	if (s == NATS_OK)
-		s = natsOptions_SetName(o, "tapir-core-bridge");
-	if (s == NATS_OK)
-		s = natsOptions_SetTimeout(o, NATS_CONNECT_TIMEOUT_MS);
-	if (s == NATS_OK)
-		s = natsOptions_SetMaxReconnect(o, -1);
-	if (s == NATS_OK)
-		s = natsOptions_SetCustomReconnectDelay(o, reconnect_delay,
-							(void *)(uintptr_t)BACKOFF_MAX_S);
-	if (s == NATS_OK)
-		s = natsOptions_SetRetryOnFailedConnect(o, true, nats_connected, NULL);
-	if (s != NATS_OK) {
-		natsOptions_Destroy(o);
-		return s;
-	}
-	*out = o;
-	return NATS_OK;
 }
 
 int tp_bridge_start(const struct tp_bridge_config *cfg, struct tp_keys *keys,
@@ -535,9 +422,9 @@ int tp_bridge_start(const struct tp_bridge_config *cfg, struct tp_keys *keys,
 	int rc = check_config(cfg, &url);
 	if (rc != 0)
 		return rc;
-	(void)pthread_once(&lib_once, lib_init);
-	if (lib_rc != MOSQ_ERR_SUCCESS)
-		return TP_EBUG;
+	rc = tp_mqtt_lib_init();
+	if (rc != 0)
+		return rc;
 	struct tp_bridge *b = calloc(1, sizeof(*b));
 	if (b == NULL)
 		return -ENOMEM;
@@ -560,26 +447,24 @@ int tp_bridge_start(const struct tp_bridge_config *cfg, struct tp_keys *keys,
 		free_all(b);
 		return rc;
 	}
-	natsStatus s = make_nats_options(cfg->nats_url, &b->nopts);
-	if (s == NATS_OK) {
-		s = natsConnection_Connect(&b->nc, b->nopts);
-		if (s == NATS_NOT_YET_CONNECTED)
-			s = NATS_OK;
-	}
-	if (s != NATS_OK) {
-		tp_log_err(BRIDGE, "cannot set up the NATS connection: %s", natsStatus_GetText(s));
-		b->nc = NULL;
+	/* libnats may call back after the bridge is gone: the setup gives it
+	 * the backoff cap and a static name, nothing of ours. */
+	const struct tp_nats_setup nats = {
+		.url = cfg->nats_url, .name = "tapir-core-bridge", .backoff_max_s = BACKOFF_MAX_S,
+	};
+	rc = tp_nats_connect(&nats, &b->nopts, &b->nc);
+	if (rc != 0) {
 		free_all(b);
-		return s == NATS_NO_MEMORY ? -ENOMEM : TP_ECONN;
+		return rc;
 	}
-	rc = tp_sink_ctl_init(&b->ctl);
+	rc = tp_stopper_init(&b->ctl);
 	if (rc != 0) {
 		free_all(b);
 		return rc;
 	}
 	rc = pthread_create(&b->thread, NULL, bridge_thread, b);
 	if (rc != 0) {
-		tp_sink_ctl_destroy(&b->ctl);
+		tp_stopper_destroy(&b->ctl);
 		free_all(b);
 		return -rc;
 	}
@@ -591,9 +476,9 @@ void tp_bridge_stop(struct tp_bridge *b)
 {
 	if (b == NULL)
 		return;
-	tp_sink_ctl_request_stop(&b->ctl, 0);
+	tp_stopper_request(&b->ctl, 0);
 	(void)pthread_join(b->thread, NULL);
-	tp_sink_ctl_destroy(&b->ctl);
+	tp_stopper_destroy(&b->ctl);
 	/* What libnats still buffers goes out now, or is lost with the
 	 * process (core NATS is at-most-once anyway). */
 	if (natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED)

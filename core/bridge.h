@@ -24,7 +24,7 @@
 	X(nats, "NATS publish failed")
 
 struct tp_bridge_config {
-	const char *mqtt_url;     /* mqtt://127.0.0.1:1883 (edge/mqtt.h syntax) */
+	const char *mqtt_url;     /* mqtt://127.0.0.1:1883 (net/mqtt.h syntax) */
 	const char *mqtt_topic;   /* "events/up/#" when NULL */
 	const char *ca_file, *client_cert_file, *client_key_file;
 	const char *nats_url;     /* required */

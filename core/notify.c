@@ -25,8 +25,8 @@
 #include <nats/nats.h>
 #include <openssl/rand.h>
 
-#include "edge/nats.h"
-#include "edge/sink.h"
+#include "net/nats.h"
+#include "net/stopper.h"
 #include "util/log.h"
 
 #define SUBJECT_DEFAULT "aggregates"
@@ -36,19 +36,17 @@
  * message of well under 2 KiB). */
 #define QUEUE_MAX (1024u * 1024u)
 #define BASE_URL_MAX 1024u
-#define CONNECT_TIMEOUT_MS 5000
 #define BACKOFF_MAX_S 30u
 /* "YYYY-MM-DDTHH:MM:SS.ffffffZ" and its NUL. */
 #define TIME_TEXT_SIZE 28u
 
 struct tp_notify {
 	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cond; /* something queued, or stop */
+	/* Its mutex also guards the ring, and its condition variable also
+	 * signals "something queued". */
+	struct tp_stopper st;
 	char **ring;         /* owned texts, from json_dumps() */
 	unsigned cap, head, len;
-	bool stop;
-	int64_t drain_until_ms;
 
 	char *subject, *base_url; /* owned */
 	natsOptions *opts;
@@ -197,20 +195,6 @@ int tp_notify_json(const struct tp_agg_meta *meta, const char *base_url, int64_t
 
 /* ---- the queue and its thread --------------------------------------------- */
 
-static int64_t reconnect_delay(natsConnection *nc, int attempts, void *closure)
-{
-	(void)nc;
-	(void)closure;
-	return (int64_t)tp_sink_backoff_ms(attempts > 0 ? (unsigned)attempts : 1u, BACKOFF_MAX_S);
-}
-
-static void nats_connected(natsConnection *nc, void *closure)
-{
-	(void)nc;
-	(void)closure;
-	tp_log_info(NOTIFY, "connected to NATS");
-}
-
 static void publish_text(struct tp_notify *n, char *text)
 {
 	natsStatus s = natsConnection_PublishString(n->nc, n->subject, text);
@@ -227,21 +211,21 @@ static void publish_text(struct tp_notify *n, char *text)
 static void *notify_thread(void *arg)
 {
 	struct tp_notify *n = arg;
-	(void)pthread_mutex_lock(&n->mu);
+	(void)pthread_mutex_lock(&n->st.mu);
 	for (;;) {
-		while (n->len == 0 && !n->stop)
-			(void)pthread_cond_wait(&n->cond, &n->mu);
-		if (n->len == 0 || (n->stop && tp_sink_now_ms() >= n->drain_until_ms))
+		while (n->len == 0 && !n->st.stop)
+			(void)pthread_cond_wait(&n->st.cond, &n->st.mu);
+		if (n->len == 0 || (n->st.stop && tp_stopper_now_ms() >= n->st.drain_until_ms))
 			break;
 		char *text = n->ring[n->head];
 		n->ring[n->head] = NULL;
 		n->head = (n->head + 1u) % n->cap;
 		n->len--;
-		(void)pthread_mutex_unlock(&n->mu);
+		(void)pthread_mutex_unlock(&n->st.mu);
 		publish_text(n, text);
-		(void)pthread_mutex_lock(&n->mu);
+		(void)pthread_mutex_lock(&n->st.mu);
 	}
-	(void)pthread_mutex_unlock(&n->mu);
+	(void)pthread_mutex_unlock(&n->st.mu);
 	return NULL;
 }
 
@@ -260,52 +244,12 @@ static void free_all(struct tp_notify *n)
 	free(n);
 }
 
-static natsStatus make_options(const char *url, natsOptions **out)
-{
-	natsOptions *o = NULL;
-	natsStatus s = natsOptions_Create(&o);
-	if (s == NATS_OK)
-		s = natsOptions_SetURL(o, url);
-	if (s == NATS_OK)
-		s = natsOptions_SetName(o, "tapir-core-notify");
-	if (s == NATS_OK)
-		s = natsOptions_SetTimeout(o, CONNECT_TIMEOUT_MS);
-	if (s == NATS_OK)
-		s = natsOptions_SetMaxReconnect(o, -1);
-	if (s == NATS_OK)
-		s = natsOptions_SetCustomReconnectDelay(o, reconnect_delay, NULL);
-	if (s == NATS_OK)
-		s = natsOptions_SetRetryOnFailedConnect(o, true, nats_connected, NULL);
-	if (s != NATS_OK) {
-		natsOptions_Destroy(o);
-		return s;
-	}
-	*out = o;
-	return NATS_OK;
-}
-
-static int init_sync(struct tp_notify *n)
-{
-	int rc = pthread_cond_init(&n->cond, NULL);
-	if (rc != 0)
-		return -rc;
-	rc = pthread_mutex_init(&n->mu, NULL);
-	if (rc != 0) {
-		(void)pthread_cond_destroy(&n->cond);
-		return -rc;
-	}
-	return 0;
-}
-
 int tp_notify_start(const struct tp_notify_config *cfg, struct tp_notify **out)
 {
 	if (cfg == NULL || out == NULL)
 		return TP_EINVAL;
 	*out = NULL;
-	const char *url = cfg->url;
-	size_t ulen = url != NULL ? strnlen(url, TP_NATS_URL_MAX + 1u) : 0;
-	if (ulen == 0 || ulen > TP_NATS_URL_MAX ||
-	    (strncmp(url, "nats://", 7) != 0 && strncmp(url, "tls://", 6) != 0)) {
+	if (!tp_nats_url_ok(cfg->url)) {
 		tp_log_err(NOTIFY, "bad NATS URL: use nats://host:port or tls://host:port");
 		return TP_EINVAL;
 	}
@@ -335,27 +279,22 @@ int tp_notify_start(const struct tp_notify_config *cfg, struct tp_notify **out)
 		free_all(n);
 		return -ENOMEM;
 	}
-	natsStatus s = make_options(url, &n->opts);
-	if (s == NATS_OK) {
-		s = natsConnection_Connect(&n->nc, n->opts);
-		if (s == NATS_NOT_YET_CONNECTED)
-			s = NATS_OK;
-	}
-	if (s != NATS_OK) {
-		tp_log_err(NOTIFY, "cannot set up the NATS connection: %s", natsStatus_GetText(s));
-		n->nc = NULL;
+	const struct tp_nats_setup nats = {
+		.url = cfg->url, .name = "tapir-core-notify", .backoff_max_s = BACKOFF_MAX_S,
+	};
+	int rc = tp_nats_connect(&nats, &n->opts, &n->nc);
+	if (rc != 0) {
 		free_all(n);
-		return s == NATS_NO_MEMORY ? -ENOMEM : TP_ECONN;
+		return rc;
 	}
-	int rc = init_sync(n);
+	rc = tp_stopper_init(&n->st);
 	if (rc != 0) {
 		free_all(n);
 		return rc;
 	}
 	rc = pthread_create(&n->thread, NULL, notify_thread, n);
 	if (rc != 0) {
-		(void)pthread_cond_destroy(&n->cond);
-		(void)pthread_mutex_destroy(&n->mu);
+		tp_stopper_destroy(&n->st);
 		free_all(n);
 		return -rc;
 	}
@@ -367,21 +306,17 @@ void tp_notify_stop(struct tp_notify *n, unsigned drain_ms)
 {
 	if (n == NULL)
 		return;
-	int64_t until = tp_sink_now_ms() + (int64_t)drain_ms;
-	(void)pthread_mutex_lock(&n->mu);
-	n->stop = true;
-	n->drain_until_ms = until;
-	(void)pthread_cond_broadcast(&n->cond);
-	(void)pthread_mutex_unlock(&n->mu);
+	tp_stopper_request(&n->st, drain_ms);
+	int64_t until = 0;
+	(void)tp_stopper_stopping(&n->st, &until);
 	(void)pthread_join(n->thread, NULL);
 	/* Published means handed to libnats; a flush within what is left of
 	 * the drain time gets it onto the wire. */
-	int64_t left = until - tp_sink_now_ms();
+	int64_t left = until - tp_stopper_now_ms();
 	if (left > 0 && natsConnection_Status(n->nc) == NATS_CONN_STATUS_CONNECTED)
 		(void)natsConnection_FlushTimeout(n->nc, left);
 	atomic_fetch_add(&n->failed, n->len);
-	(void)pthread_cond_destroy(&n->cond);
-	(void)pthread_mutex_destroy(&n->mu);
+	tp_stopper_destroy(&n->st);
 	free_all(n);
 }
 
@@ -398,14 +333,14 @@ int tp_notify_aggregate(struct tp_notify *n, const struct tp_agg_meta *meta)
 		tp_log_limited(TP_LOG_ERR, NOTIFY, "cannot build new_aggregate: %s", tp_strerror(rc));
 		return rc;
 	}
-	(void)pthread_mutex_lock(&n->mu);
-	bool full = n->len == n->cap || n->stop;
+	(void)pthread_mutex_lock(&n->st.mu);
+	bool full = n->len == n->cap || n->st.stop;
 	if (!full) {
 		n->ring[(n->head + n->len) % n->cap] = text;
 		n->len++;
-		(void)pthread_cond_signal(&n->cond);
+		(void)pthread_cond_signal(&n->st.cond);
 	}
-	(void)pthread_mutex_unlock(&n->mu);
+	(void)pthread_mutex_unlock(&n->st.mu);
 	if (full) {
 		free(text);
 		atomic_fetch_add(&n->dropped_full, 1u);

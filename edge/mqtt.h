@@ -29,6 +29,9 @@
  * unreachable host for as long as the kernel's TCP connect timeout. Nothing
  * is lost if the process is killed meanwhile: the outbox is on disk.
  *
+ * The URL syntax and the client's settings are lib/net's (net/mqtt.h), shared
+ * with the core's bridge.
+ *
  * Never logged: event contents. Logs carry error codes and broker reason
  * codes only.
  */
@@ -38,11 +41,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "net/mqtt.h"
 #include "store/seen.h"
 #include "util/err.h"
 
-/* Longest host name or address accepted in a server URL. */
-#define TP_MQTT_HOST_MAX 255u
 /* Events published and not yet acknowledged, at most. */
 #define TP_MQTT_INFLIGHT_MAX 100u
 /* Defaults for the zero values of the config below. */
@@ -53,38 +55,9 @@
 #define TP_MQTT_KEEPALIVE_MAX_S 65535u
 /* A day: anything longer is a configuration mistake. */
 #define TP_MQTT_BACKOFF_MAX_S 86400u
-/* MQTT topic names are at most 65535 octets; ours are short, so a topic
- * longer than this is a mistake. */
-#define TP_MQTT_TOPIC_MAX 1024u
-/* MQTT v5 client identifiers: the broker must accept 1..23 octets and may
- * accept more; mosquitto accepts up to 65535. */
-#define TP_MQTT_CLIENT_ID_MAX 256u
-
-/* A server URL, parsed (edm-spec §5.3):
- *   host:port                      TLS (the reference's default)
- *   mqtt://, tcp://                plain TCP, default port 1883
- *   ssl://, tls://, mqtts://,
- *   mqtt+ssl://, tcps://           TLS, default port 8883
- *   ws://, wss://                  refused: tapir does not do WebSockets
- * Scheme names are case-insensitive. An IPv6 address is written in
- * brackets ([::1]:8883). A trailing "/" is allowed; a path, a query, a
- * fragment or user information is refused (we never send a user name). */
-struct tp_mqtt_url {
-	char host[TP_MQTT_HOST_MAX + 1u]; /* without brackets, NUL-terminated */
-	uint16_t port;
-	bool tls;
-};
-
-/* Parse url (borrowed; NUL-terminated).
- *   why: when not NULL, set to a static English sentence on failure (for the
- *        operator: it never contains the URL).
- * Returns 0 and *out, or TP_EINVAL (NULL argument, empty URL, no host, bad
- * or zero port, unknown scheme, path or user information, host too long)
- * or -EPROTONOSUPPORT (ws:// or wss://). */
-int tp_mqtt_parse_url(const char *url, struct tp_mqtt_url *out, const char **why) TP_WUR;
 
 struct tp_mqtt_config {
-	const char *server;           /* URL as above; required */
+	const char *server;           /* URL (tp_mqtt_parse_url); required */
 	const char *ca_file;          /* PEM CA bundle; NULL = system roots */
 	const char *client_cert_file; /* PEM; with client_key_file: mTLS */
 	const char *client_key_file;

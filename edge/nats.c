@@ -13,7 +13,6 @@
  */
 #include "edge/nats.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <nats/nats.h>
@@ -21,17 +20,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "edge/sink.h"
+#include "net/stopper.h"
 #include "sign/jwk.h"
 #include "util/log.h"
 
 /* How long the thread waits for news (outbox, connection) per round. */
 #define LOOP_WAIT_MS 200
-/* libnats's own connect timeout per attempt. */
-#define CONNECT_TIMEOUT_MS 5000
 
 struct tp_nats {
-	struct tp_sink_ctl ctl;
+	struct tp_stopper ctl;
 	pthread_t thread;
 	struct tp_seen *outbox; /* borrowed */
 	/* copies, from strdup(), owned */
@@ -50,31 +47,6 @@ struct tp_nats {
 	_Atomic bool connected;
 	_Atomic int last_error;
 };
-
-bool tp_nats_subject_ok(const char *subject)
-{
-	if (subject == NULL)
-		return false;
-	size_t len = strnlen(subject, TP_NATS_SUBJECT_MAX + 1u);
-	if (len == 0 || len > TP_NATS_SUBJECT_MAX)
-		return false;
-	bool token_start = true;
-	for (size_t i = 0; i < len; i++) {
-		uint8_t c = (uint8_t)subject[i];
-		if (c == '.') {
-			if (token_start)
-				return false; /* empty token */
-			token_start = true;
-			continue;
-		}
-		/* Printable ASCII without space; '*' and '>' are wildcards,
-		 * which a publisher must not use. */
-		if (c <= 0x20u || c >= 0x7fu || c == '*' || c == '>')
-			return false;
-		token_start = false;
-	}
-	return !token_start;
-}
 
 /* A header value goes on a line of its own: no control characters. */
 static bool header_value_ok(const char *v)
@@ -95,33 +67,6 @@ static bool header_value_ok(const char *v)
 static void set_error(struct tp_nats *n, int err)
 {
 	atomic_store(&n->last_error, err);
-}
-
-static int nats_to_err(natsStatus s)
-{
-	switch (s) {
-	case NATS_OK:
-		return 0;
-	case NATS_NO_MEMORY:
-		return -ENOMEM;
-	case NATS_TIMEOUT:
-		return TP_ETIMEDOUT;
-	case NATS_INVALID_ARG:
-		return TP_EINVAL;
-	case NATS_NOT_PERMITTED:
-	case NATS_NO_SERVER_SUPPORT:
-		return TP_EREFUSED;
-	default:
-		return TP_ECONN;
-	}
-}
-
-/* closure: the backoff cap in seconds, by value. */
-static int64_t reconnect_delay(natsConnection *nc, int attempts, void *closure)
-{
-	(void)nc;
-	unsigned max_s = (unsigned)(uintptr_t)closure;
-	return (int64_t)tp_sink_backoff_ms(attempts > 0 ? (unsigned)attempts : 1u, max_s);
 }
 
 static int publish_one(void *ctx, uint64_t seq, const uint8_t *data, size_t len)
@@ -145,7 +90,7 @@ static int publish_one(void *ctx, uint64_t seq, const uint8_t *data, size_t len)
 		s = natsConnection_PublishMsg(n->nc, msg);
 	natsMsg_Destroy(msg);
 	if (s != NATS_OK) {
-		n->publish_error = nats_to_err(s);
+		n->publish_error = tp_nats_err(s);
 		return 1;
 	}
 	n->last_sent = seq;
@@ -187,7 +132,7 @@ static int one_batch(struct tp_nats *n, size_t *out_count)
 	natsStatus s = natsConnection_FlushTimeout(n->nc, TP_NATS_FLUSH_TIMEOUT_MS);
 	if (s != NATS_OK) {
 		atomic_fetch_add(&n->flush_failures, 1u);
-		return nats_to_err(s);
+		return tp_nats_err(s);
 	}
 	/* A PONG on a new connection proves nothing about what was written to
 	 * the old one before it broke. */
@@ -209,17 +154,17 @@ static int one_batch(struct tp_nats *n, size_t *out_count)
 static bool first_connect(struct tp_nats *n)
 {
 	unsigned failures = 0;
-	while (!tp_sink_ctl_stopping(&n->ctl, NULL)) {
+	while (!tp_stopper_stopping(&n->ctl, NULL)) {
 		natsStatus s = natsConnection_Connect(&n->nc, n->opts);
 		if (s == NATS_OK)
 			return true;
 		n->nc = NULL;
-		set_error(n, nats_to_err(s));
+		set_error(n, tp_nats_err(s));
 		failures++;
-		unsigned delay = tp_sink_backoff_ms(failures, n->backoff_max_s);
+		unsigned delay = tp_backoff_ms(failures, n->backoff_max_s);
 		tp_log_limited(TP_LOG_WARNING, NATS, "cannot connect (%s); retrying in %u ms",
 			       natsStatus_GetText(s), delay);
-		if (tp_sink_ctl_sleep(&n->ctl, delay))
+		if (tp_stopper_sleep(&n->ctl, delay))
 			break;
 	}
 	return false;
@@ -233,7 +178,7 @@ static void *sink_thread(void *arg)
 		return NULL;
 	for (;;) {
 		int64_t drain_until = 0;
-		bool stopping = tp_sink_ctl_stopping(&n->ctl, &drain_until);
+		bool stopping = tp_stopper_stopping(&n->ctl, &drain_until);
 		bool up = natsConnection_Status(n->nc) == NATS_CONN_STATUS_CONNECTED;
 		if (up != was_up) {
 			bool ok;
@@ -247,11 +192,11 @@ static void *sink_thread(void *arg)
 			was_up = up;
 			atomic_store(&n->connected, up);
 		}
-		if (stopping && (!up || tp_sink_now_ms() >= drain_until))
+		if (stopping && (!up || tp_stopper_now_ms() >= drain_until))
 			break;
 		if (!up) {
 			resync = true;
-			(void)tp_sink_ctl_sleep(&n->ctl, LOOP_WAIT_MS);
+			(void)tp_stopper_sleep(&n->ctl, LOOP_WAIT_MS);
 			continue;
 		}
 		if (resync) {
@@ -261,7 +206,7 @@ static void *sink_thread(void *arg)
 			if (rc != 0) {
 				set_error(n, rc);
 				tp_log_limited(TP_LOG_ERR, NATS, "outbox cursor: %s", tp_strerror(rc));
-				(void)tp_sink_ctl_sleep(&n->ctl, LOOP_WAIT_MS);
+				(void)tp_stopper_sleep(&n->ctl, LOOP_WAIT_MS);
 				continue;
 			}
 			resync = false;
@@ -273,7 +218,7 @@ static void *sink_thread(void *arg)
 			tp_log_limited(TP_LOG_WARNING, NATS, "events not confirmed (%s); sending them again",
 				       tp_strerror(rc));
 			resync = true;
-			(void)tp_sink_ctl_sleep(&n->ctl, LOOP_WAIT_MS);
+			(void)tp_stopper_sleep(&n->ctl, LOOP_WAIT_MS);
 			continue;
 		}
 		if (count == 0) {
@@ -309,21 +254,9 @@ static void free_all(struct tp_nats *n)
 	free(n);
 }
 
-static bool url_is_tls(const char *url)
-{
-	return strncmp(url, "tls://", 6) == 0;
-}
-
 static int check_config(const struct tp_nats_config *cfg)
 {
-	const char *url = cfg->url;
-	size_t len = url != NULL ? strnlen(url, TP_NATS_URL_MAX + 1u) : 0;
-	size_t scheme = 0;
-	if (len > 0 && len <= TP_NATS_URL_MAX)
-		scheme = strncmp(url, "nats://", 7) == 0 ? 7u : url_is_tls(url) ? 6u : 0u;
-	/* libnats parses the rest; a scheme with nothing after it has no
-	 * host. */
-	if (scheme == 0 || len == scheme) {
+	if (!tp_nats_url_ok(cfg->url)) {
 		tp_log_err(NATS, "bad NATS URL: use nats://host:port or tls://host:port");
 		return TP_EINVAL;
 	}
@@ -348,59 +281,6 @@ static int check_config(const struct tp_nats_config *cfg)
 		return TP_EINVAL;
 	}
 	return 0;
-}
-
-/* The host of a nats:// or tls:// URL when it is a DNS name (not an IP
- * literal), into out[0..out_size); false otherwise. */
-static bool url_dns_host(const char *url, char *out, size_t out_size)
-{
-	const char *h = strstr(url, "://");
-	if (h == NULL || h[3] == '[')
-		return false;
-	h += 3;
-	size_t len = strcspn(h, ":/,");
-	if (len == 0 || len >= out_size)
-		return false;
-	memcpy(out, h, len);
-	out[len] = '\0';
-	struct in_addr a4;
-	return inet_pton(AF_INET, out, &a4) != 1;
-}
-
-static natsStatus make_options(struct tp_nats *n, const struct tp_nats_config *cfg,
-			       natsOptions **out)
-{
-	natsOptions *o = NULL;
-	natsStatus s = natsOptions_Create(&o);
-	if (s == NATS_OK)
-		s = natsOptions_SetURL(o, cfg->url);
-	if (s == NATS_OK)
-		s = natsOptions_SetName(o, "tapir-edge");
-	if (s == NATS_OK)
-		s = natsOptions_SetTimeout(o, CONNECT_TIMEOUT_MS);
-	if (s == NATS_OK)
-		s = natsOptions_SetMaxReconnect(o, -1);
-	if (s == NATS_OK)
-		s = natsOptions_SetCustomReconnectDelay(o, reconnect_delay,
-							(void *)(uintptr_t)n->backoff_max_s);
-	bool tls = url_is_tls(cfg->url) || cfg->ca_file != NULL || cfg->client_cert_file != NULL;
-	if (s == NATS_OK && tls)
-		s = natsOptions_SetSecure(o, true);
-	/* libnats checks the certificate's name only when told which name to
-	 * expect; for an IP literal only the chain to ca_file is checked. */
-	char host[TP_NATS_URL_MAX + 1u];
-	if (s == NATS_OK && tls && url_dns_host(cfg->url, host, sizeof(host)))
-		s = natsOptions_SetExpectedHostname(o, host);
-	if (s == NATS_OK && cfg->ca_file != NULL)
-		s = natsOptions_LoadCATrustedCertificates(o, cfg->ca_file);
-	if (s == NATS_OK && cfg->client_cert_file != NULL)
-		s = natsOptions_LoadCertificatesChain(o, cfg->client_cert_file, cfg->client_key_file);
-	if (s != NATS_OK) {
-		natsOptions_Destroy(o);
-		return s;
-	}
-	*out = o;
-	return NATS_OK;
 }
 
 int tp_nats_start(const struct tp_nats_config *cfg, struct tp_seen *outbox, struct tp_nats **out)
@@ -429,20 +309,25 @@ int tp_nats_start(const struct tp_nats_config *cfg, struct tp_seen *outbox, stru
 		free_all(n);
 		return rc;
 	}
-	natsStatus s = make_options(n, cfg, &n->opts);
+	const struct tp_nats_setup setup = {
+		.url = cfg->url, .name = "tapir-edge", .ca_file = cfg->ca_file,
+		.client_cert_file = cfg->client_cert_file, .client_key_file = cfg->client_key_file,
+		.backoff_max_s = n->backoff_max_s,
+	};
+	natsStatus s = tp_nats_options_new(&setup, &n->opts);
 	if (s != NATS_OK) {
 		tp_log_err(NATS, "cannot set up the NATS connection: %s", natsStatus_GetText(s));
 		free_all(n);
 		return s == NATS_NO_MEMORY ? -ENOMEM : TP_ECONN;
 	}
-	rc = tp_sink_ctl_init(&n->ctl);
+	rc = tp_stopper_init(&n->ctl);
 	if (rc != 0) {
 		free_all(n);
 		return rc;
 	}
 	rc = pthread_create(&n->thread, NULL, sink_thread, n);
 	if (rc != 0) {
-		tp_sink_ctl_destroy(&n->ctl);
+		tp_stopper_destroy(&n->ctl);
 		free_all(n);
 		return -rc;
 	}
@@ -454,9 +339,9 @@ void tp_nats_stop(struct tp_nats *n, unsigned drain_ms)
 {
 	if (n == NULL)
 		return;
-	tp_sink_ctl_request_stop(&n->ctl, drain_ms);
+	tp_stopper_request(&n->ctl, drain_ms);
 	(void)pthread_join(n->thread, NULL);
-	tp_sink_ctl_destroy(&n->ctl);
+	tp_stopper_destroy(&n->ctl);
 	free_all(n);
 }
 

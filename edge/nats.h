@@ -32,7 +32,9 @@
  * bounds how long a stop can wait for it. tls:// or any TLS file turns TLS
  * on: the server's certificate must chain to ca_file (libnats's default
  * trust without it) and, when the URL names a host rather than an IP
- * address, carry that name; mTLS with cert and key.
+ * address, carry that name; mTLS with cert and key. URL and subject rules
+ * and the connection options are lib/net's (net/nats.h), shared with the
+ * core.
  */
 #ifndef TP_EDGE_NATS_H
 #define TP_EDGE_NATS_H
@@ -40,6 +42,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "net/nats.h"
 #include "store/seen.h"
 #include "util/err.h"
 
@@ -49,9 +52,7 @@
 #define TP_NATS_FLUSH_TIMEOUT_MS 5000
 #define TP_NATS_BACKOFF_MAX_DEFAULT_S 30u
 #define TP_NATS_BACKOFF_MAX_S 86400u
-/* A subject, a URL and a header value are short; longer ones are mistakes. */
-#define TP_NATS_SUBJECT_MAX 255u
-#define TP_NATS_URL_MAX 1024u
+/* A header value is short; a longer one is a mistake. */
 #define TP_NATS_HEADER_VALUE_MAX 1024u
 /* The schema id in DNSTAPIR-Message-Schema (core-spec §3.1). */
 #define TP_NATS_SCHEMA_NEW_QNAME "https://schema.dnstapir.se/v1/new_qname"
@@ -94,9 +95,5 @@ int tp_nats_start(const struct tp_nats_config *cfg, struct tp_seen *outbox,
 void tp_nats_stop(struct tp_nats *n, unsigned drain_ms);
 
 void tp_nats_stats(struct tp_nats *n, struct tp_nats_stats *out);
-
-/* Whether subject can be published to (exposed for the option checks and
- * the unit tests). */
-bool tp_nats_subject_ok(const char *subject);
 
 #endif

@@ -29,7 +29,7 @@
 
 #include "edge/mqtt.h"
 #include "edge/nats.h"
-#include "edge/sink.h"
+#include "net/stopper.h"
 #include "sign/jwk.h"
 #include "sign/jws.h"
 #include "store/seen.h"
@@ -239,10 +239,10 @@ int main(int argc, char **argv)
 	int feed_rc = feed(s, &a, a.sign_key != NULL ? &key : NULL, &fed);
 	if (feed_rc != 0)
 		fprintf(stderr, "publish_driver: queueing: %s\n", tp_strerror(feed_rc));
-	int64_t deadline = tp_sink_now_ms() + (int64_t)a.timeout_s * 1000;
+	int64_t deadline = tp_stopper_now_ms() + (int64_t)a.timeout_s * 1000;
 	uint64_t queued = 0, last_seq = 0;
 	while ((rc = tp_outbox_stats(s, &queued, &last_seq)) == 0 && queued > 0 &&
-	       tp_sink_now_ms() < deadline)
+	       tp_stopper_now_ms() < deadline)
 		sleep_ms(50);
 	if (mqtt) {
 		struct tp_mqtt_stats st;
