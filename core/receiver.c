@@ -144,6 +144,7 @@ struct request {
 	uint64_t reserved;     /* bytes counted in r->inflight_bytes */
 	uint8_t *body;         /* heap, content_length bytes */
 	size_t body_len;
+	uint64_t received;     /* body bytes sent, kept or not: the 400's detail */
 	bool overflow;         /* more body than declared */
 	bool counted;          /* in r->inflight_requests */
 	bool answered;         /* a response is queued */
@@ -713,7 +714,7 @@ static enum MHD_Result upload_end(struct MHD_Connection *conn, struct request *q
 		char detail[128];
 		snprintf(detail, sizeof(detail),
 			 "Content-Length header (%" PRIu64 ") does not match actual content length "
-			 "(%zu)", q->content_length, q->body_len);
+			 "(%" PRIu64 ")", q->content_length, q->received);
 		return fail(conn, q, 400, detail);
 	}
 	/* core-spec §1.4 */
@@ -880,6 +881,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	if (q->route == ROUTE_UPLOAD && q->body != NULL) {
 		if (*upload_data_size > 0) {
 			size_t n = *upload_data_size;
+			q->received += n;
 			if (n > q->content_length - q->body_len) {
 				q->overflow = true;
 				n = (size_t)(q->content_length - q->body_len);
