@@ -69,8 +69,10 @@ class Signer:
 class Core:
     """A `tapir core` on a free loopback port, stopped with SIGTERM."""
 
-    def __init__(self, tmp, keys_dir, *args):
-        self.port = harness.free_port()
+    def __init__(self, tmp, keys_dir, *args, port=None):
+        """port: a chosen one (a restart on the same port reopens the same
+        data directory, which is named after it); a free one by default."""
+        self.port = port or harness.free_port()
         self.url = f'http://127.0.0.1:{self.port}'
         self.data = os.path.join(tmp, f'data-{self.port}')
         self.aggregates_dir = os.path.join(self.data, 'aggregates')
