@@ -3,6 +3,7 @@
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
+BUILD_RELEASE ?= build-release
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps demo check check-fast bench fuzz clean
@@ -31,7 +32,7 @@ demo: deps all
 # Every test: unit, oracle, fuzz-corpus replay and integration, in the normal
 # build and again under ASan+UBSan.
 check: deps
-	./scripts/check.sh $(BUILD) $(BUILD_ASAN)
+	./scripts/check.sh $(BUILD) $(BUILD_ASAN) $(BUILD_RELEASE)
 
 check-fast: all
 	meson test -C $(BUILD) --print-errorlogs
@@ -44,4 +45,4 @@ fuzz: deps $(BUILD_FUZZ)/build.ninja
 	./scripts/fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_RELEASE)

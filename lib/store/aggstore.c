@@ -282,7 +282,7 @@ static int write_all(int fd, const uint8_t *p, size_t len)
 
 static int local_put(struct tp_aggstore *st, const char *key, const uint8_t *body, size_t len)
 {
-	const char *base;
+	const char *base = NULL;
 	int dir = open_parent(st, key, true, &base);
 	if (dir < 0)
 		return dir;
@@ -319,7 +319,7 @@ static int local_put(struct tp_aggstore *st, const char *key, const uint8_t *bod
 /* Removes the object and its temporary file; absent is success. */
 static int local_delete(struct tp_aggstore *st, const char *key)
 {
-	const char *base;
+	const char *base = NULL;
 	int dir = open_parent(st, key, false, &base);
 	if (dir == -ENOENT)
 		return 0;
@@ -343,7 +343,7 @@ static int local_delete(struct tp_aggstore *st, const char *key)
 static int local_get(struct tp_aggstore *st, const char *key, uint64_t want, uint8_t **body,
 		     size_t *len)
 {
-	const char *base;
+	const char *base = NULL;
 	int dir = open_parent(st, key, false, &base);
 	if (dir < 0)
 		return dir;
