@@ -6,12 +6,14 @@
  * cache off, so every call does the full 32 (IPv4) or 128 (IPv6) AES
  * blocks. Cached: 1024 distinct addresses cycled on an instance whose cache
  * holds them all (warmed first), so every timed call is a hit; this is the
- * steady state of a resolver's recurring clients. Each figure is the best
- * of 5 repetitions (the machine is shared; the minimum is the least
- * disturbed). Reference (Apple M1 Pro, edm-spec §7.2): v4 695.8 uncached /
- * 89.7 cached, v6 2215 / 115.9 ns/op.
+ * steady state of a resolver's recurring clients. Each figure is the
+ * median of 5 repetitions, like bench_stages' (the VM's speed drifts; the
+ * median ignores a disturbed run without picking the luckiest one).
+ * Reference (Apple M1 Pro, edm-spec §7.2): v4 695.8 uncached / 89.7
+ * cached, v6 2215 / 115.9 ns/op.
  *
- * Output: one line per figure, "name value unit".
+ * Output: one line per figure, "name ns/op ops/s" (the hit ratio:
+ * "name value ratio").
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,16 +59,26 @@ static double run(struct tp_cryptopan *cp, size_t len, unsigned n,
 	return (bench_now_ns() - t0) / (double)calls;
 }
 
-static double best(struct tp_cryptopan *cp, size_t len, unsigned n,
-		   unsigned calls)
+static int cmp_double(const void *a, const void *b)
 {
-	double b = run(cp, len, n, calls);
-	for (int r = 1; r < REPS; r++) {
-		double t = run(cp, len, n, calls);
-		if (t < b)
-			b = t;
-	}
-	return b;
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double median(struct tp_cryptopan *cp, size_t len, unsigned n,
+		     unsigned calls)
+{
+	double v[REPS];
+	for (int r = 0; r < REPS; r++)
+		v[r] = run(cp, len, n, calls);
+	qsort(v, REPS, sizeof(v[0]), cmp_double);
+	return v[REPS / 2];
+}
+
+static void report(const char *what, const char *family, double ns)
+{
+	printf("cryptopan_%s_%s %.1f ns/op %.0f ops/s\n", what, family, ns,
+	       1e9 / ns);
 }
 
 int main(void)
@@ -95,11 +107,9 @@ int main(void)
 	for (unsigned f = 0; f < 2; f++) {
 		size_t len = lens[f];
 		unsigned calls = len == 4 ? N_ADDRS : N_ADDRS / 4u;
-		printf("cryptopan_uncached_%s %.1f ns/op\n", names[f],
-		       best(plain, len, N_ADDRS, calls));
+		report("uncached", names[f], median(plain, len, N_ADDRS, calls));
 		(void)run(cached, len, N_HOT, N_HOT); /* warm */
-		printf("cryptopan_cached_%s %.1f ns/op\n", names[f],
-		       best(cached, len, N_HOT, 1u << 20));
+		report("cached", names[f], median(cached, len, N_HOT, 1u << 20));
 	}
 	struct tp_cryptopan_stats st;
 	tp_cryptopan_get_stats(cached, &st);
