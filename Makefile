@@ -32,7 +32,7 @@ demo: deps all
 # Every test: unit, oracle, fuzz-corpus replay and integration, in the normal
 # build and again under ASan+UBSan.
 check: deps
-	./scripts/check.sh $(BUILD) $(BUILD_ASAN) $(BUILD_RELEASE)
+	./scripts/check.sh $(BUILD) $(BUILD_ASAN) $(BUILD_RELEASE) $(BUILD_FUZZ)
 
 check-fast: all
 	meson test -C $(BUILD) --print-errorlogs

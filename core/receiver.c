@@ -947,6 +947,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(q);
 }
 
+/* libmicrohttpd's own messages; the format comes from the library. */
+__attribute__((format(printf, 2, 0)))
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	(void)cls;

@@ -1,9 +1,10 @@
 #!/bin/sh
 # Runs every test: the normal build, then the whole suite again under
 # AddressSanitizer + UndefinedBehaviorSanitizer. Ends with one line
-# "N passed, N failed, N skipped" counted over both runs. A release build
-# (-O3, what packagers use) is compiled too, because the optimiser finds
-# warnings, and so -Werror failures, that -O2 does not.
+# "N passed, N failed, N skipped" counted over both runs. Two more builds
+# are compiled, not run: release (-O3, what packagers use: the optimiser
+# finds warnings, so -Werror failures, that -O2 does not) and the clang
+# libFuzzer build of `make fuzz` (clang warns where gcc does not).
 set -u
 BUILD=${1:-build}
 BUILD_ASAN=${2:-build-asan}
@@ -25,9 +26,14 @@ for dir in "$BUILD" "$BUILD_ASAN"; do
 done
 
 BUILD_RELEASE=${3:-build-release}
+BUILD_FUZZ=${4:-build-fuzz}
 [ -f "$BUILD_RELEASE/build.ninja" ] || meson setup "$BUILD_RELEASE" --buildtype=release >/dev/null || exit 1
-echo "== release build in $BUILD_RELEASE"
-ninja -C "$BUILD_RELEASE" >/dev/null || { echo "build failed in $BUILD_RELEASE" >&2; status=1; }
+[ -f "$BUILD_FUZZ/build.ninja" ] || CC=clang meson setup "$BUILD_FUZZ" --buildtype=debug -Dfuzz=enabled \
+	-Db_sanitize=address,undefined -Db_lundef=false >/dev/null || exit 1
+for dir in "$BUILD_RELEASE" "$BUILD_FUZZ"; do
+	echo "== compile only: $dir"
+	ninja -C "$dir" >/dev/null || { echo "build failed in $dir" >&2; status=1; }
+done
 
 /usr/bin/python3 - "$BUILD" "$BUILD_ASAN" <<'PY'
 import json, sys
