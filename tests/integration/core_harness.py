@@ -66,6 +66,25 @@ class Signer:
         return h
 
 
+def keygen(tmp, kid, keys_dir=None):
+    """`tapir keygen --kid KID` into a directory of its own under tmp; the
+    public PEM is copied into keys_dir when given (what a core trusts).
+    Returns (the private JWK's path, a Signer holding that key)."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    gen = os.path.join(tmp, 'keygen-' + kid)
+    os.makedirs(gen)
+    p = subprocess.run([harness.TAPIR, 'keygen', '--kid', kid, '--out-dir', gen],
+                       capture_output=True, text=True, timeout=30)
+    if p.returncode != 0:
+        raise AssertionError(f'tapir keygen: {p.stderr}')
+    if keys_dir is not None:
+        shutil.copy(os.path.join(gen, kid + '.pem'), keys_dir)
+    jwk = os.path.join(gen, kid + '.jwk')
+    with open(jwk) as f:
+        d = b64url_decode(json.load(f)['d'])
+    return jwk, Signer(kid, ed25519.Ed25519PrivateKey.from_private_bytes(d), 'ed25519')
+
+
 class Core:
     """A `tapir core` on a free loopback port, stopped with SIGTERM."""
 

@@ -62,7 +62,7 @@ if not brokers.have('mosquitto', 'mosquitto_pub', 'nats-server', 'node'):
 if not os.path.isdir(os.path.join(NODE_DIR, 'node_modules', 'jose')):
     harness.skip('tests/node/node_modules/jose missing (npm install --prefix tests/node)')
 try:
-    from cryptography.hazmat.primitives.asymmetric import ed25519
+    import cryptography  # noqa: F401 - core_harness.keygen signs with it
 except ImportError:
     harness.skip('python3-cryptography is not installed')
 
@@ -119,20 +119,10 @@ class Bridge(unittest.TestCase):
         self.cleanup = []
         self.keys = os.path.join(self.tmp, 'keys')
         os.makedirs(self.keys)
-        self.jwk = {}
-        for kid in (KID, OTHER):
-            d = os.path.join(self.tmp, 'gen-' + kid)
-            os.makedirs(d)
-            p = subprocess.run([harness.TAPIR, 'keygen', '--kid', kid, '--out-dir', d],
-                               capture_output=True, text=True, timeout=30)
-            self.assertEqual(p.returncode, 0, p.stderr)
-            self.jwk[kid] = os.path.join(d, kid + '.jwk')
         # Only edge-7's public key is known to the core.
-        shutil.copy(os.path.join(self.tmp, 'gen-' + KID, KID + '.pem'), self.keys)
-        with open(self.jwk[KID]) as f:
-            d = core_harness.b64url_decode(json.load(f)['d'])
-        self.signer = core_harness.Signer(KID, ed25519.Ed25519PrivateKey.from_private_bytes(d),
-                                          'ed25519')
+        self.jwk = {}
+        self.jwk[KID], self.signer = core_harness.keygen(self.tmp, KID, self.keys)
+        self.jwk[OTHER], _ = core_harness.keygen(self.tmp, OTHER)
         self.nats = brokers.NatsServer(os.path.join(self.tmp, 'nats'))
         self.cleanup.append(self.nats.stop)
         self.n_signed = 0

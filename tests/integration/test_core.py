@@ -38,7 +38,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import core_harness  # noqa: E402
-from core_harness import PARQUET, Signer, b64url_decode, content_digest  # noqa: E402
+from core_harness import PARQUET, Signer, content_digest  # noqa: E402
 
 try:
     from cryptography.hazmat.primitives import serialization
@@ -71,19 +71,9 @@ class CoreTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix='tapir-core-')
-        gen = os.path.join(cls.tmp, 'keygen')
         cls.keys = os.path.join(cls.tmp, 'keys')
-        os.makedirs(gen)
         os.makedirs(cls.keys)
-        p = subprocess.run([harness.TAPIR, 'keygen', '--kid', 'edge1', '--out-dir', gen],
-                           capture_output=True, text=True, timeout=30)
-        if p.returncode != 0:
-            raise AssertionError(f'tapir keygen: {p.stderr}')
-        shutil.copy(os.path.join(gen, 'edge1.pem'), cls.keys)
-        with open(os.path.join(gen, 'edge1.jwk')) as f:
-            jwk = json.load(f)
-        cls.ed = Signer('edge1', ed25519.Ed25519PrivateKey.from_private_bytes(b64url_decode(jwk['d'])),
-                        'ed25519')
+        _, cls.ed = core_harness.keygen(cls.tmp, 'edge1', cls.keys)
         p256 = ec.generate_private_key(ec.SECP256R1())
         with open(os.path.join(cls.keys, 'edge-p256.pem'), 'wb') as f:
             f.write(p256.public_key().public_bytes(serialization.Encoding.PEM,

@@ -19,13 +19,11 @@ What is checked:
 """
 import datetime
 import hashlib
-import json
 import os
 import re
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,10 +33,9 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import core_harness  # noqa: E402
-from core_harness import Signer, b64url_decode  # noqa: E402
 
 try:
-    from cryptography.hazmat.primitives.asymmetric import ed25519
+    import cryptography  # noqa: F401 - core_harness.keygen signs with it
 except ImportError:
     harness.skip('python3-cryptography is not installed')
 
@@ -102,19 +99,9 @@ class CoreHostileTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix='tapir-core-hostile-')
-        gen = os.path.join(cls.tmp, 'keygen')
         cls.keys = os.path.join(cls.tmp, 'keys')
-        os.makedirs(gen)
         os.makedirs(cls.keys)
-        p = subprocess.run([harness.TAPIR, 'keygen', '--kid', 'edge1', '--out-dir', gen],
-                           capture_output=True, text=True, timeout=30)
-        if p.returncode != 0:
-            raise AssertionError(f'tapir keygen: {p.stderr}')
-        shutil.copy(os.path.join(gen, 'edge1.pem'), cls.keys)
-        with open(os.path.join(gen, 'edge1.jwk')) as f:
-            jwk = json.load(f)
-        cls.ed = Signer('edge1', ed25519.Ed25519PrivateKey.from_private_bytes(b64url_decode(jwk['d'])),
-                        'ed25519')
+        _, cls.ed = core_harness.keygen(cls.tmp, 'edge1', cls.keys)
         cls.core = core_harness.Core(cls.tmp, cls.keys, '--max-body-size', str(MAX_BODY))
         cls.payloads = cls.core.aggregates_dir
 

@@ -30,7 +30,6 @@ import os
 import random
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -40,10 +39,10 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import core_harness  # noqa: E402
-from core_harness import Signer, b64url_decode, content_digest  # noqa: E402
+from core_harness import content_digest  # noqa: E402
 
 try:
-    from cryptography.hazmat.primitives.asymmetric import ed25519
+    import cryptography  # noqa: F401 - core_harness.keygen signs with it
 except ImportError:
     harness.skip('python3-cryptography is not installed')
 
@@ -103,16 +102,8 @@ class FaultTest(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix='tapir-faults-')
         self.addCleanup(shutil.rmtree, self.tmp, True)
         self.keys = os.path.join(self.tmp, 'keys')
-        gen = os.path.join(self.tmp, 'keygen')
         os.makedirs(self.keys)
-        os.makedirs(gen)
-        subprocess.run([harness.TAPIR, 'keygen', '--kid', KID, '--out-dir', gen],
-                       check=True, capture_output=True, timeout=30)
-        shutil.copy(os.path.join(gen, KID + '.pem'), self.keys)
-        self.jwk = os.path.join(gen, KID + '.jwk')
-        with open(self.jwk) as f:
-            d = b64url_decode(json.load(f)['d'])
-        self.signer = Signer(KID, ed25519.Ed25519PrivateKey.from_private_bytes(d), 'ed25519')
+        self.jwk, self.signer = core_harness.keygen(self.tmp, KID, self.keys)
         self.list = os.path.join(self.tmp, 'wkd.txt')
         with open(self.list, 'w') as f:
             f.write('example.com.\n')
