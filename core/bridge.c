@@ -147,7 +147,7 @@ static enum drop process(struct tp_bridge *b, const char *topic, const char *jws
 		*why = "larger than TP_JWS_MAX";
 		return DROP_malformed;
 	}
-	int rc = tp_schema_jws_kid(jws, len, kid);
+	int rc = tp_jws_peek_kid(jws, len, kid);
 	if (rc != 0) {
 		*why = tp_strerror(rc);
 		return DROP_malformed;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause
  *
- * schema.c - the bridge's checks of untrusted event bytes (schema.h): the
- * unverified kid of a flattened JWS, and the new_qname payload schema.
+ * schema.c - the bridge's check of untrusted event payloads (schema.h):
+ * the new_qname schema.
  *
  * jansson does the JSON grammar: it refuses trailing bytes, invalid UTF-8
  * and NUL inside strings by default, and bounds nesting depth; we add
@@ -14,67 +14,12 @@
  * on its include path. */
 #include "schema.h"
 
-#include <errno.h>
 #include <stdbool.h>
 #include <string.h>
 
 #include <jansson.h>
 
-#include "sign/b64.h"
 #include "util/ascii.h"
-
-int tp_schema_jws_kid(const char *jws, size_t len, char kid[TP_JWK_KID_MAX + 1u])
-{
-	if (jws == NULL || kid == NULL)
-		return TP_EINVAL;
-	kid[0] = '\0';
-	if (len > TP_JWS_MAX)
-		return TP_ETOOBIG;
-	json_error_t jerr;
-	json_t *root = json_loadb(jws, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (root == NULL)
-		return json_error_code(&jerr) == json_error_out_of_memory ? -ENOMEM : TP_EMALF;
-	int rc = TP_EMALF;
-	json_t *hdr = NULL;
-	if (!json_is_object(root))
-		goto out;
-	json_t *prot = json_object_get(root, "protected");
-	if (prot == NULL) {
-		rc = TP_EMISSING;
-		goto out;
-	}
-	if (!json_is_string(prot))
-		goto out;
-	size_t plen = json_string_length(prot);
-	if (plen > TP_SCHEMA_PROTECTED_MAX) {
-		rc = TP_ETOOBIG;
-		goto out;
-	}
-	uint8_t raw[TP_SCHEMA_PROTECTED_MAX / 4u * 3u];
-	size_t raw_len = 0;
-	if (tp_b64url_decode(json_string_value(prot), plen, raw, sizeof(raw), &raw_len) != 0)
-		goto out;
-	hdr = json_loadb((const char *)raw, raw_len, JSON_REJECT_DUPLICATES, &jerr);
-	if (hdr == NULL || !json_is_object(hdr))
-		goto out;
-	json_t *k = json_object_get(hdr, "kid");
-	if (k == NULL) {
-		rc = TP_EMISSING;
-		goto out;
-	}
-	if (!json_is_string(k))
-		goto out;
-	size_t kn = json_string_length(k);
-	const char *ks = json_string_value(k);
-	if (kn == 0 || kn > TP_JWK_KID_MAX || strlen(ks) != kn)
-		goto out;
-	memcpy(kid, ks, kn + 1u);
-	rc = 0;
-out:
-	json_decref(hdr);
-	json_decref(root);
-	return rc;
-}
 
 /* ---- new_qname ------------------------------------------------------------ */
 

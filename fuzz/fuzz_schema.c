@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char kid[TP_JWK_KID_MAX + 1u];
-	int rc = tp_schema_jws_kid((const char *)data, size, kid);
+	int rc = tp_jws_peek_kid((const char *)data, size, kid);
 	size_t kn = strnlen(kid, sizeof(kid));
 	if (rc == 0 ? (kn == 0 || kn > TP_JWK_KID_MAX) : (kn != 0 ||
 	    (rc != TP_EMALF && rc != TP_EMISSING && rc != TP_ETOOBIG && rc != -ENOMEM)))

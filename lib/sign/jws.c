@@ -162,6 +162,20 @@ static int decode_alloc(const char *s, size_t n, uint8_t **out, size_t *out_len)
 	return 0;
 }
 
+/* A header's kid, if it is a 1..TP_JWK_KID_MAX-byte string without NUL,
+ * into kid (NUL-terminated). Returns 0 or TP_EMALF. */
+static int copy_kid(json_t *k, char kid[TP_JWK_KID_MAX + 1u])
+{
+	if (!json_is_string(k))
+		return TP_EMALF;
+	size_t kn = json_string_length(k);
+	const char *ks = json_string_value(k);
+	if (kn == 0 || kn > TP_JWK_KID_MAX || strlen(ks) != kn)
+		return TP_EMALF;
+	memcpy(kid, ks, kn + 1u);
+	return 0;
+}
+
 /* Check the decoded protected header and copy its kid into kid. */
 static int check_header(const uint8_t *hdr, size_t len,
 			char kid[TP_JWK_KID_MAX + 1u])
@@ -185,16 +199,46 @@ static int check_header(const uint8_t *hdr, size_t len,
 	if (!json_is_string(alg) || strcmp(json_string_value(alg), "EdDSA") != 0 ||
 	    json_string_length(alg) != 5u)
 		goto out;
-	if (!json_is_string(k))
-		goto out;
-	size_t kn = json_string_length(k);
-	const char *ks = json_string_value(k);
-	if (kn == 0 || kn > TP_JWK_KID_MAX || strlen(ks) != kn)
-		goto out;
-	memcpy(kid, ks, kn + 1u);
-	rc = 0;
+	rc = copy_kid(k, kid);
 out:
 	json_decref(h);
+	return rc;
+}
+
+int tp_jws_peek_kid(const char *jws, size_t len, char kid[TP_JWK_KID_MAX + 1u])
+{
+	if (jws == NULL || kid == NULL)
+		return TP_EINVAL;
+	kid[0] = '\0';
+	if (len > TP_JWS_MAX)
+		return TP_ETOOBIG;
+	json_error_t jerr;
+	json_t *root = json_loadb(jws, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL)
+		return json_error_code(&jerr) == json_error_out_of_memory ? -ENOMEM : TP_EMALF;
+	int rc = TP_EMALF;
+	json_t *hdr = NULL;
+	const char *prot;
+	size_t plen;
+	if (!json_is_object(root) || (rc = member(root, "protected", &prot, &plen)) != 0)
+		goto out;
+	if (plen > TP_JWS_PEEK_PROTECTED_MAX) {
+		rc = TP_ETOOBIG;
+		goto out;
+	}
+	uint8_t raw[TP_JWS_PEEK_PROTECTED_MAX / 4u * 3u];
+	size_t raw_len = 0;
+	rc = TP_EMALF;
+	if (tp_b64url_decode(prot, plen, raw, sizeof(raw), &raw_len) != 0)
+		goto out;
+	hdr = json_loadb((const char *)raw, raw_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (hdr == NULL || !json_is_object(hdr))
+		goto out;
+	json_t *k = json_object_get(hdr, "kid");
+	rc = k == NULL ? TP_EMISSING : copy_kid(k, kid);
+out:
+	json_decref(hdr);
+	json_decref(root);
 	return rc;
 }
 

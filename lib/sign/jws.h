@@ -75,4 +75,20 @@ int tp_jws_verify(EVP_PKEY *pub, const char *expect_kid, const char *jws,
 		  size_t len, uint8_t **payload, size_t *payload_len,
 		  char *kid_out) TP_WUR;
 
+/* A protected header is ~40 bytes; one with a 255-byte kid fully escaped
+ * (\uXXXX) is under 2 KiB of JSON. Longer base64url text is not ours. */
+#define TP_JWS_PEEK_PROTECTED_MAX 4096u
+
+/* The kid of the flattened JWS jws[0..len) (untrusted), UNVERIFIED: a
+ * verifier reads it to pick the key, then tp_jws_verify() parses the same
+ * header again and compares the kid.
+ *   kid: TP_JWK_KID_MAX + 1 bytes; NUL-terminated on success.
+ * Returns 0; TP_EINVAL (NULL argument); TP_ETOOBIG (len > TP_JWS_MAX or a
+ * protected member longer than TP_JWS_PEEK_PROTECTED_MAX); TP_EMALF (not a
+ * JSON object, duplicate members, protected not a string or not base64url,
+ * header not a JSON object, kid not a 1..255-byte string without NUL);
+ * TP_EMISSING (no protected member, or no kid); -ENOMEM. */
+int tp_jws_peek_kid(const char *jws, size_t len,
+		    char kid[TP_JWK_KID_MAX + 1u]) TP_WUR;
+
 #endif

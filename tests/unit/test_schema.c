@@ -176,7 +176,7 @@ static void test_schema_jws_kid(void **state)
 	(void)state;
 	char kid[TP_JWK_KID_MAX + 1u];
 	const char *ok = "{\"payload\":\"e30\",\"protected\":\"" HDR_KID "\",\"signature\":\"x\"}";
-	assert_int_equal(tp_schema_jws_kid(ok, strlen(ok), kid), 0);
+	assert_int_equal(tp_jws_peek_kid(ok, strlen(ok), kid), 0);
 	assert_string_equal(kid, "edge-7");
 
 	static const struct {
@@ -197,22 +197,22 @@ static void test_schema_jws_kid(void **state)
 		{"{\"protected\":\"eyJraWQiOjd9\"}", TP_EMALF},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		int rc = tp_schema_jws_kid(bad[i].jws, strlen(bad[i].jws), kid);
+		int rc = tp_jws_peek_kid(bad[i].jws, strlen(bad[i].jws), kid);
 		if (rc != bad[i].rc)
 			print_error("case %zu: %d, want %d\n", i, rc, bad[i].rc);
 		assert_int_equal(rc, bad[i].rc);
 	}
 
 	/* A protected member longer than the bound is refused unread. */
-	static char big[TP_SCHEMA_PROTECTED_MAX + 64u];
+	static char big[TP_JWS_PEEK_PROTECTED_MAX + 64u];
 	int n = snprintf(big, sizeof(big), "{\"protected\":\"");
 	assert_true(n > 0);
 	size_t p = (size_t)n;
-	memset(big + p, 'A', TP_SCHEMA_PROTECTED_MAX + 4u);
-	p += TP_SCHEMA_PROTECTED_MAX + 4u;
+	memset(big + p, 'A', TP_JWS_PEEK_PROTECTED_MAX + 4u);
+	p += TP_JWS_PEEK_PROTECTED_MAX + 4u;
 	memcpy(big + p, "\"}", 2);
 	p += 2u;
-	assert_int_equal(tp_schema_jws_kid(big, p, kid), TP_ETOOBIG);
+	assert_int_equal(tp_jws_peek_kid(big, p, kid), TP_ETOOBIG);
 }
 
 int main(void)
