@@ -52,6 +52,7 @@
 #include <jansson.h>
 #include <lmdb.h>
 
+#include "store/lmdb_err.h"
 #include "util/log.h"
 
 /* Address space reserved for the index; the file grows as used. About
@@ -88,30 +89,6 @@ struct tp_aggstore {
 	void (*crash_hook)(int stage);
 };
 
-static int map_err(int rc)
-{
-	if (rc == 0)
-		return 0;
-	if (rc > 0)
-		return -rc;
-	switch (rc) {
-	case MDB_MAP_FULL:
-	case MDB_READERS_FULL:
-	case MDB_TXN_FULL:
-	case MDB_DBS_FULL:
-		return TP_ETOOBIG;
-	case MDB_NOTFOUND:
-		return -ENOENT;
-	case MDB_CORRUPTED:
-	case MDB_PAGE_NOTFOUND:
-	case MDB_INVALID:
-	case MDB_VERSION_MISMATCH:
-	case MDB_INCOMPATIBLE:
-		return TP_EMALF;
-	default:
-		return TP_EBUG;
-	}
-}
 
 /* ---- validation --------------------------------------------------------- */
 
@@ -583,7 +560,7 @@ static int recover(struct tp_aggstore *st)
 			mdb_txn_abort(txn);
 		if (rc != 0) {
 			free(batch);
-			return map_err(rc);
+			return tp_lmdb_err(rc);
 		}
 		MDB_val k, v;
 		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && n < RECOVER_BATCH;
@@ -603,7 +580,7 @@ static int recover(struct tp_aggstore *st)
 		mdb_txn_abort(txn);
 		if (rc != 0 && rc != MDB_NOTFOUND) {
 			free(batch);
-			return map_err(rc);
+			return tp_lmdb_err(rc);
 		}
 		for (size_t i = 0; i < n; i++) {
 			/* A record with metadata cannot come from our puts
@@ -618,18 +595,18 @@ static int recover(struct tp_aggstore *st)
 			}
 			if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0) {
 				free(batch);
-				return map_err(rc);
+				return tp_lmdb_err(rc);
 			}
 			MDB_val dk = { .mv_size = TP_AGG_ID_LEN, .mv_data = batch[i].id };
 			rc = mdb_del(txn, st->db_pending, &dk, NULL);
 			if (rc != 0 && rc != MDB_NOTFOUND) {
 				mdb_txn_abort(txn);
 				free(batch);
-				return map_err(rc);
+				return tp_lmdb_err(rc);
 			}
 			if ((rc = mdb_txn_commit(txn)) != 0) {
 				free(batch);
-				return map_err(rc);
+				return tp_lmdb_err(rc);
 			}
 			done++;
 		}
@@ -647,27 +624,27 @@ static int open_env(struct tp_aggstore *st, const char *dir)
 	int rc = mdb_env_create(&st->env);
 	if (rc != 0) {
 		st->env = NULL;
-		return map_err(rc);
+		return tp_lmdb_err(rc);
 	}
 	MDB_txn *txn;
 	if ((rc = mdb_env_set_mapsize(st->env, (size_t)MAP_SIZE)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(st->env, MAX_READERS)) != 0 ||
 	    (rc = mdb_env_set_maxdbs(st->env, N_DBS)) != 0 ||
 	    (rc = mdb_env_open(st->env, dir, 0, 0600)) != 0)
-		return map_err(rc);
+		return tp_lmdb_err(rc);
 	int dead = 0;
 	if ((rc = mdb_reader_check(st->env, &dead)) != 0)
-		return map_err(rc);
+		return tp_lmdb_err(rc);
 	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
-		return map_err(rc);
+		return tp_lmdb_err(rc);
 	if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &st->db_meta)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "digest", MDB_CREATE, &st->db_digest)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "creator", MDB_CREATE, &st->db_creator)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "pending", MDB_CREATE, &st->db_pending)) != 0) {
 		mdb_txn_abort(txn);
-		return map_err(rc);
+		return tp_lmdb_err(rc);
 	}
-	return map_err(mdb_txn_commit(txn));
+	return tp_lmdb_err(mdb_txn_commit(txn));
 }
 
 int tp_aggstore_open(const struct tp_aggstore_config *cfg, struct tp_aggstore **out)
@@ -780,7 +757,7 @@ int tp_aggstore_find_digest(struct tp_aggstore *st, const char *digest,
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
 	if (rc != 0)
-		return map_err(rc);
+		return tp_lmdb_err(rc);
 	MDB_val k = { .mv_size = dl, .mv_data = (void *)digest }, v;
 	rc = mdb_get(txn, st->db_digest, &k, &v);
 	if (rc == 0 && v.mv_size != TP_AGG_ID_LEN)
@@ -790,7 +767,7 @@ int tp_aggstore_find_digest(struct tp_aggstore *st, const char *digest,
 		id[TP_AGG_ID_LEN] = '\0';
 	}
 	mdb_txn_abort(txn);
-	return map_err(rc);
+	return tp_lmdb_err(rc);
 }
 
 int tp_aggstore_get_meta(struct tp_aggstore *st, const char *id, struct tp_agg_meta *meta)
@@ -804,10 +781,10 @@ int tp_aggstore_get_meta(struct tp_aggstore *st, const char *id, struct tp_agg_m
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
 	if (rc != 0)
-		return map_err(rc);
+		return tp_lmdb_err(rc);
 	MDB_val k = { .mv_size = TP_AGG_ID_LEN, .mv_data = (void *)id }, v;
 	rc = mdb_get(txn, st->db_meta, &k, &v);
-	int err = rc == 0 ? meta_decode(v.mv_data, v.mv_size, meta) : map_err(rc);
+	int err = rc == 0 ? meta_decode(v.mv_data, v.mv_size, meta) : tp_lmdb_err(rc);
 	mdb_txn_abort(txn);
 	return err;
 }
@@ -852,10 +829,10 @@ int tp_aggstore_stats(struct tp_aggstore *st, uint64_t *count, uint64_t *total_s
 	MDB_cursor *cur;
 	int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
 	if (rc != 0)
-		return map_err(rc);
+		return tp_lmdb_err(rc);
 	if ((rc = mdb_cursor_open(txn, st->db_creator, &cur)) != 0) {
 		mdb_txn_abort(txn);
-		return map_err(rc);
+		return tp_lmdb_err(rc);
 	}
 	uint64_t c = 0, s = 0;
 	MDB_val k, v;
@@ -882,7 +859,7 @@ int tp_aggstore_stats(struct tp_aggstore *st, uint64_t *count, uint64_t *total_s
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	if (rc != MDB_NOTFOUND)
-		return map_err(rc);
+		return tp_lmdb_err(rc);
 	if (count != NULL)
 		*count = c;
 	if (total_size != NULL)
@@ -918,16 +895,16 @@ static int pending_set(struct tp_aggstore *st, const char *id, const char *key, 
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
 	if (rc != 0)
-		return map_err(rc);
+		return tp_lmdb_err(rc);
 	MDB_val k = { .mv_size = TP_AGG_ID_LEN, .mv_data = (void *)id };
 	MDB_val v = { .mv_size = strlen(key), .mv_data = (void *)key };
 	rc = add ? mdb_put(txn, st->db_pending, &k, &v, MDB_NOOVERWRITE)
 		 : mdb_del(txn, st->db_pending, &k, NULL);
 	if (rc != 0) {
 		mdb_txn_abort(txn);
-		return map_err(rc);
+		return tp_lmdb_err(rc);
 	}
-	return map_err(mdb_txn_commit(txn));
+	return tp_lmdb_err(mdb_txn_commit(txn));
 }
 
 /* The second commit: pending out; meta, digest and creator in. */
@@ -936,7 +913,7 @@ static int commit_meta(struct tp_aggstore *st, const struct tp_agg_meta *m, cons
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
 	if (rc != 0)
-		return map_err(rc);
+		return tp_lmdb_err(rc);
 	MDB_val id = { .mv_size = TP_AGG_ID_LEN, .mv_data = (void *)m->id };
 	MDB_val jv = { .mv_size = strlen(json), .mv_data = (void *)json };
 	MDB_val dk = { .mv_size = strlen(m->content_digest), .mv_data = (void *)m->content_digest };
@@ -964,10 +941,10 @@ static int commit_meta(struct tp_aggstore *st, const struct tp_agg_meta *m, cons
 	cv.mv_data = cbuf;
 	if ((rc = mdb_put(txn, st->db_creator, &ck, &cv, 0)) != 0)
 		goto abort;
-	return map_err(mdb_txn_commit(txn));
+	return tp_lmdb_err(mdb_txn_commit(txn));
 abort:
 	mdb_txn_abort(txn);
-	return map_err(rc);
+	return tp_lmdb_err(rc);
 }
 
 static int s3_put_object(struct tp_aggstore *st, const struct tp_agg_meta *m, const void *body,

@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/lmdb_err.h"
 #include "util/limits.h"
 
 #define SECONDS_PER_DAY 86400
@@ -109,29 +110,6 @@ enum state {
 	FRESH,   /* present, last seen today (or later: the clock went back) */
 };
 
-/* Map an LMDB return code into tapir's error space (err.h). */
-static int map_err(int rc)
-{
-	if (rc == 0)
-		return 0;
-	if (rc > 0)
-		return -rc; /* LMDB passes errno values through */
-	switch (rc) {
-	case MDB_MAP_FULL:
-	case MDB_READERS_FULL:
-	case MDB_TXN_FULL:
-	case MDB_DBS_FULL:
-		return TP_ETOOBIG;
-	case MDB_CORRUPTED:
-	case MDB_PAGE_NOTFOUND:
-	case MDB_INVALID:
-	case MDB_VERSION_MISMATCH:
-	case MDB_INCOMPATIBLE:
-		return TP_EMALF;
-	default:
-		return TP_EBUG;
-	}
-}
 
 /* The UTC day of now_s, or false if now_s is negative or the day does not
  * fit the uint32 the store keeps. */
@@ -284,7 +262,7 @@ int tp_seen_open(const char *dir, size_t map_size, uint32_t expiry_days,
 	int rc = mdb_env_create(&s->env);
 	if (rc != 0) {
 		free(s);
-		return map_err(rc);
+		return tp_lmdb_err(rc);
 	}
 	if ((rc = mdb_env_set_mapsize(s->env, map_size)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(s->env, MAX_READERS)) != 0 ||
@@ -338,7 +316,7 @@ int tp_seen_open(const char *dir, size_t map_size, uint32_t expiry_days,
 fail:
 	mdb_env_close(s->env);
 	free(s);
-	return map_err(rc);
+	return tp_lmdb_err(rc);
 }
 
 void tp_seen_close(struct tp_seen *s)
@@ -455,7 +433,7 @@ int tp_seen_check(struct tp_seen *s, const struct tp_dns_name *name, int64_t now
 	enum state st;
 	int rc = read_state(s, &key, today, &st);
 	if (rc != 0)
-		return map_err(rc);
+		return tp_lmdb_err(rc);
 	if (st == FRESH)
 		return 0;
 
@@ -472,7 +450,7 @@ int tp_seen_check(struct tp_seen *s, const struct tp_dns_name *name, int64_t now
 		rc = check_write(s, &key, today, &is_new);
 	}
 	if (rc != 0)
-		return map_err(rc);
+		return tp_lmdb_err(rc);
 	*out_new = is_new;
 	return 0;
 }
@@ -586,7 +564,7 @@ int tp_seen_expire(struct tp_seen *s, int64_t now_s, uint64_t *out_deleted)
 	if (out_deleted != NULL)
 		*out_deleted = total;
 	if (rc != 0)
-		return map_err(rc);
+		return tp_lmdb_err(rc);
 	atomic_store_explicit(&s->expired_day, today, memory_order_relaxed);
 	return 0;
 }
@@ -620,7 +598,7 @@ int tp_seen_stats(struct tp_seen *s, struct tp_seen_stats *out)
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	if (rc != MDB_NOTFOUND)
-		return map_err(rc);
+		return tp_lmdb_err(rc);
 	out->entries = st.ms_entries >= meta ? st.ms_entries - meta : 0;
 	out->map_size = info.me_mapsize;
 	out->map_used = ((uint64_t)info.me_last_pgno + 1u) * st.ms_psize;
@@ -642,7 +620,7 @@ int tp_seen_peek(struct tp_seen *s, const struct tp_dns_name *name, int64_t now_
 	enum state st;
 	int rc = read_state(s, &key, today, &st);
 	if (rc != 0)
-		return map_err(rc);
+		return tp_lmdb_err(rc);
 	*out = st == FRESH ? TP_SEEN_KNOWN : st == STALE ? TP_SEEN_REFRESH : TP_SEEN_NEW;
 	return 0;
 }
@@ -760,7 +738,7 @@ int tp_seen_record(struct tp_seen *s, struct tp_seen_item *items, size_t n, int6
 		rc = record_txn(s, items, n, today, &seq, &added);
 	}
 	if (rc != 0)
-		return map_err(rc);
+		return tp_lmdb_err(rc);
 	if (added > 0) {
 		pthread_mutex_lock(&s->lock);
 		s->queued += added;
@@ -801,11 +779,11 @@ int tp_outbox_read(struct tp_seen *s, unsigned sink, uint64_t after, size_t max,
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
 	if (rc != 0)
-		return map_err(rc);
+		return tp_lmdb_err(rc);
 	MDB_cursor *cur;
 	if ((rc = mdb_cursor_open(txn, s->dbi, &cur)) != 0) {
 		mdb_txn_abort(txn);
-		return map_err(rc);
+		return tp_lmdb_err(rc);
 	}
 	uint8_t from[EVENT_KEY_LEN];
 	event_key(from, after + 1);
@@ -826,7 +804,7 @@ int tp_outbox_read(struct tp_seen *s, unsigned sink, uint64_t after, size_t max,
 	mdb_txn_abort(txn);
 	*out_read = done;
 	if (rc != 0 && rc != MDB_NOTFOUND)
-		return map_err(rc);
+		return tp_lmdb_err(rc);
 	return 0;
 }
 
@@ -839,11 +817,11 @@ int tp_outbox_cursor(struct tp_seen *s, unsigned sink, uint64_t *out)
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
 	if (rc != 0)
-		return map_err(rc);
+		return tp_lmdb_err(rc);
 	const uint8_t key[2] = { KEY_CURSOR, (uint8_t)sink };
 	rc = get_u64(txn, s->dbi, key, sizeof(key), out);
 	mdb_txn_abort(txn);
-	return map_err(rc);
+	return tp_lmdb_err(rc);
 }
 
 int tp_outbox_ack(struct tp_seen *s, unsigned sink, uint64_t seq)
@@ -860,7 +838,7 @@ int tp_outbox_ack(struct tp_seen *s, unsigned sink, uint64_t seq)
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
 	if (rc != 0)
-		return map_err(rc);
+		return tp_lmdb_err(rc);
 	const uint8_t key[2] = { KEY_CURSOR, (uint8_t)sink };
 	uint64_t cur_pos;
 	if ((rc = get_u64(txn, s->dbi, key, sizeof(key), &cur_pos)) != 0)
@@ -909,7 +887,7 @@ int tp_outbox_ack(struct tp_seen *s, unsigned sink, uint64_t seq)
 			goto abort;
 	}
 	if ((rc = mdb_txn_commit(txn)) != 0)
-		return map_err(rc);
+		return tp_lmdb_err(rc);
 	if (deleted > 0) {
 		pthread_mutex_lock(&s->lock);
 		s->queued = s->queued >= deleted ? s->queued - deleted : 0;
@@ -918,7 +896,7 @@ int tp_outbox_ack(struct tp_seen *s, unsigned sink, uint64_t seq)
 	return 0;
 abort:
 	mdb_txn_abort(txn);
-	return map_err(rc);
+	return tp_lmdb_err(rc);
 }
 
 bool tp_outbox_wait(struct tp_seen *s, uint64_t after, int timeout_ms)
