@@ -89,7 +89,6 @@ struct tp_aggstore {
 	void (*crash_hook)(int stage);
 };
 
-
 /* ---- validation --------------------------------------------------------- */
 
 static bool in_set(char c, const char *extra)

@@ -110,7 +110,6 @@ enum state {
 	FRESH,   /* present, last seen today (or later: the clock went back) */
 };
 
-
 /* The UTC day of now_s, or false if now_s is negative or the day does not
  * fit the uint32 the store keeps. */
 static bool day_of(int64_t now_s, uint32_t *out)
