@@ -44,6 +44,16 @@ def wait_port(port, timeout=10.0, proc=None):
     raise AssertionError(f'nothing listens on 127.0.0.1:{port} after {timeout} s')
 
 
+def terminate(proc, timeout=10):
+    """SIGTERM, then SIGKILL if proc has not exited within timeout seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def have(*programs):
     return all(shutil.which(p) for p in programs)
 
@@ -132,12 +142,7 @@ class Mosquitto:
     def stop(self):
         if self.proc is None:
             return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc)
         self.proc = None
 
     def restart(self, down_s=0.0):
@@ -199,12 +204,7 @@ class MqttSubscriber:
         return predicate(self.snapshot())
 
     def close(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc, timeout=5)
         self.thread.join(5)
         self.proc.stdout.close()
         self.proc.stderr.close()
@@ -239,12 +239,7 @@ class NatsServer:
     def stop(self):
         if self.proc is None:
             return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc)
         self.proc = None
 
     def restart(self, down_s=0.0):

@@ -192,12 +192,7 @@ class S3rver:
 
     def stop(self):
         if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            brokers.terminate(self.proc)
         self.log.close()
 
     # s3rver's filesystem store: <dir>/<bucket>/<key dirs>/<last>._S3rver_object
