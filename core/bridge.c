@@ -44,6 +44,7 @@
 #include "sign/jwk.h"
 #include "sign/jws.h"
 #include "util/log.h"
+#include "util/str.h"
 
 #define TOPIC_DEFAULT "events/up/#"
 #define SUBJECT_DEFAULT "events.up.new_qname"
@@ -354,15 +355,6 @@ static void *bridge_thread(void *arg)
 
 /* ---- owner side ----------------------------------------------------------- */
 
-static int dup_opt(const char *s, char **out)
-{
-	*out = NULL;
-	if (s == NULL)
-		return 0;
-	*out = strdup(s);
-	return *out == NULL ? -ENOMEM : 0;
-}
-
 static void free_all(struct tp_bridge *b)
 {
 	if (b->nc != NULL)
@@ -430,18 +422,18 @@ int tp_bridge_start(const struct tp_bridge_config *cfg, struct tp_keys *keys,
 		return -ENOMEM;
 	b->keys = keys;
 	b->url = url;
-	rc = dup_opt(cfg->mqtt_topic != NULL ? cfg->mqtt_topic : TOPIC_DEFAULT, &b->topic);
+	rc = tp_strdup_opt(cfg->mqtt_topic != NULL ? cfg->mqtt_topic : TOPIC_DEFAULT, &b->topic);
 	if (rc == 0)
-		rc = dup_opt(cfg->ca_file, &b->ca_file);
+		rc = tp_strdup_opt(cfg->ca_file, &b->ca_file);
 	if (rc == 0)
-		rc = dup_opt(cfg->client_cert_file, &b->cert_file);
+		rc = tp_strdup_opt(cfg->client_cert_file, &b->cert_file);
 	if (rc == 0)
-		rc = dup_opt(cfg->client_key_file, &b->key_file);
+		rc = tp_strdup_opt(cfg->client_key_file, &b->key_file);
 	if (rc == 0)
-		rc = dup_opt(cfg->client_id != NULL ? cfg->client_id : CLIENT_ID_DEFAULT,
+		rc = tp_strdup_opt(cfg->client_id != NULL ? cfg->client_id : CLIENT_ID_DEFAULT,
 			     &b->client_id);
 	if (rc == 0)
-		rc = dup_opt(cfg->nats_subject != NULL ? cfg->nats_subject : SUBJECT_DEFAULT,
+		rc = tp_strdup_opt(cfg->nats_subject != NULL ? cfg->nats_subject : SUBJECT_DEFAULT,
 			     &b->subject);
 	if (rc != 0) {
 		free_all(b);

@@ -22,6 +22,7 @@
 
 #include "net/stopper.h"
 #include "util/log.h"
+#include "util/str.h"
 
 /* Longest wait in one mosquitto_loop() or outbox wait: bounds how late a new
  * event, a stop request or a keepalive is noticed. */
@@ -285,15 +286,6 @@ static void *sink_thread(void *arg)
 
 /* ---- owner side ----------------------------------------------------------- */
 
-static int dup_opt(const char *s, char **out)
-{
-	*out = NULL;
-	if (s == NULL)
-		return 0;
-	*out = strdup(s);
-	return *out == NULL ? -ENOMEM : 0;
-}
-
 static void free_copy(struct tp_mqtt *m)
 {
 	free(m->ca_file);
@@ -348,15 +340,15 @@ int tp_mqtt_start(const struct tp_mqtt_config *cfg, struct tp_seen *outbox, stru
 	m->url = url;
 	m->keepalive_s = keepalive;
 	m->backoff_max_s = backoff;
-	rc = dup_opt(cfg->ca_file, &m->ca_file);
+	rc = tp_strdup_opt(cfg->ca_file, &m->ca_file);
 	if (rc == 0)
-		rc = dup_opt(cfg->client_cert_file, &m->cert_file);
+		rc = tp_strdup_opt(cfg->client_cert_file, &m->cert_file);
 	if (rc == 0)
-		rc = dup_opt(cfg->client_key_file, &m->key_file);
+		rc = tp_strdup_opt(cfg->client_key_file, &m->key_file);
 	if (rc == 0)
-		rc = dup_opt(cfg->client_id, &m->client_id);
+		rc = tp_strdup_opt(cfg->client_id, &m->client_id);
 	if (rc == 0)
-		rc = dup_opt(cfg->topic, &m->topic);
+		rc = tp_strdup_opt(cfg->topic, &m->topic);
 	if (rc != 0) {
 		free_copy(m);
 		return rc;

@@ -23,6 +23,7 @@
 #include "net/stopper.h"
 #include "sign/jwk.h"
 #include "util/log.h"
+#include "util/str.h"
 
 /* How long the thread waits for news (outbox, connection) per round. */
 #define LOOP_WAIT_MS 200
@@ -232,15 +233,6 @@ static void *sink_thread(void *arg)
 
 /* ---- owner side ----------------------------------------------------------- */
 
-static int dup_opt(const char *s, char **out)
-{
-	*out = NULL;
-	if (s == NULL)
-		return 0;
-	*out = strdup(s);
-	return *out == NULL ? -ENOMEM : 0;
-}
-
 static void free_all(struct tp_nats *n)
 {
 	if (n->nc != NULL)
@@ -296,13 +288,13 @@ int tp_nats_start(const struct tp_nats_config *cfg, struct tp_seen *outbox, stru
 		return -ENOMEM;
 	n->outbox = outbox;
 	n->backoff_max_s = cfg->backoff_max_s == 0 ? TP_NATS_BACKOFF_MAX_DEFAULT_S : cfg->backoff_max_s;
-	rc = dup_opt(cfg->subject, &n->subject);
+	rc = tp_strdup_opt(cfg->subject, &n->subject);
 	if (rc == 0)
-		rc = dup_opt(cfg->kid, &n->kid);
+		rc = tp_strdup_opt(cfg->kid, &n->kid);
 	if (rc == 0)
-		rc = dup_opt(cfg->thumbprint, &n->thumbprint);
+		rc = tp_strdup_opt(cfg->thumbprint, &n->thumbprint);
 	if (rc == 0)
-		rc = dup_opt(cfg->mqtt_topic, &n->mqtt_topic);
+		rc = tp_strdup_opt(cfg->mqtt_topic, &n->mqtt_topic);
 	if (rc == 0 && natsStatistics_Create(&n->nstats) != NATS_OK)
 		rc = -ENOMEM;
 	if (rc != 0) {

@@ -39,6 +39,7 @@
 #include "sign/httpsig.h"
 #include "sign/jwk.h"
 #include "util/log.h"
+#include "util/str.h"
 
 #ifndef TP_VERSION
 #define TP_VERSION "0"
@@ -543,16 +544,6 @@ static void global_init(void)
 	curl_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-static char *dup_or_null(const char *p, bool *fail)
-{
-	if (p == NULL)
-		return NULL;
-	char *d = strdup(p);
-	if (d == NULL)
-		*fail = true;
-	return d;
-}
-
 int tp_sender_start(const struct tp_sender_config *cfg, struct tp_sender **out)
 {
 	if (out == NULL)
@@ -574,12 +565,11 @@ int tp_sender_start(const struct tp_sender_config *cfg, struct tp_sender **out)
 	struct tp_sender *s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return -ENOMEM;
-	bool fail = false;
-	s->data_dir = dup_or_null(cfg->data_dir, &fail);
-	s->url = dup_or_null(cfg->url, &fail);
-	s->ca_file = dup_or_null(cfg->ca_file, &fail);
-	s->cert_file = dup_or_null(cfg->client_cert_file, &fail);
-	s->key_file = dup_or_null(cfg->client_key_file, &fail);
+	bool fail = tp_strdup_opt(cfg->data_dir, &s->data_dir) != 0 ||
+		    tp_strdup_opt(cfg->url, &s->url) != 0 ||
+		    tp_strdup_opt(cfg->ca_file, &s->ca_file) != 0 ||
+		    tp_strdup_opt(cfg->client_cert_file, &s->cert_file) != 0 ||
+		    tp_strdup_opt(cfg->client_key_file, &s->key_file) != 0;
 	s->scan_interval_s = cfg->scan_interval_s ? cfg->scan_interval_s : 10u;
 	s->backoff_max_s = cfg->backoff_max_s ? cfg->backoff_max_s : 60u;
 	s->timeout_s = cfg->timeout_s ? cfg->timeout_s : 30u;
