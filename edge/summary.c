@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "dns/dns.h"
+#include "util/io.h"
 #include "util/log.h"
 
 static const char *const family_names[4] = { "absent", "INET", "INET6", "other" };
@@ -268,20 +269,6 @@ int tp_edge_summary_check(const char *path)
 	return 0;
 }
 
-static int write_all(int fd, const char *text, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, text, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		text += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 int tp_edge_summary_write_json(const struct tp_edge *e, const char *path)
 {
 	json_t *root = summary_json(e);
@@ -293,9 +280,9 @@ int tp_edge_summary_write_json(const struct tp_edge *e, const char *path)
 	int rc;
 
 	if (strcmp(path, "-") == 0) {
-		rc = write_all(STDOUT_FILENO, text, len);
+		rc = tp_write_all(STDOUT_FILENO, text, len);
 		if (rc == 0)
-			rc = write_all(STDOUT_FILENO, "\n", 1);
+			rc = tp_write_all(STDOUT_FILENO, "\n", 1);
 		free(text);
 		return rc;
 	}
@@ -312,9 +299,9 @@ int tp_edge_summary_write_json(const struct tp_edge *e, const char *path)
 	if (fd < 0) {
 		rc = -errno;
 	} else {
-		rc = write_all(fd, text, len);
+		rc = tp_write_all(fd, text, len);
 		if (rc == 0)
-			rc = write_all(fd, "\n", 1);
+			rc = tp_write_all(fd, "\n", 1);
 		if (rc == 0 && fchmod(fd, 0644) != 0)
 			rc = -errno;
 		if (rc == 0 && fsync(fd) != 0)

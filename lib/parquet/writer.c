@@ -31,6 +31,7 @@
 #include "parquet/parquet_impl.h"
 #include "parquet/thrift.h"
 #include "parquet/version.h"
+#include "util/io.h"
 #include "util/rd.h"
 
 /* Writer heuristics (not ceilings on input; those are in limits.h). */
@@ -169,28 +170,11 @@ static int fail(struct tp_pq_writer *w, int rc)
 
 /* ---- output ---------------------------------------------------------------- */
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t k = write(fd, p, n);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (k == 0)
-			return -EIO;
-		p += (size_t)k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
 static int out_flush(struct tp_pq_writer *w)
 {
 	if (w->out.len == 0)
 		return 0;
-	int rc = write_all(w->fd, w->out.data, w->out.len);
+	int rc = tp_write_all(w->fd, w->out.data, w->out.len);
 	w->out.len = 0;
 	return rc;
 }
@@ -202,7 +186,7 @@ static int out_put(struct tp_pq_writer *w, const void *p, size_t n)
 		if (rc != 0)
 			return rc;
 		if (n >= OUT_BLOCK) {
-			rc = write_all(w->fd, p, n);
+			rc = tp_write_all(w->fd, p, n);
 			if (rc == 0)
 				w->off += n;
 			return rc;

@@ -53,6 +53,7 @@
 #include <lmdb.h>
 
 #include "store/lmdb_err.h"
+#include "util/io.h"
 #include "util/log.h"
 
 /* Address space reserved for the index; the file grows as used. About
@@ -241,21 +242,6 @@ static int open_parent(struct tp_aggstore *st, const char *key, bool create, con
 	return dir;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int local_put(struct tp_aggstore *st, const char *key, const uint8_t *body, size_t len)
 {
 	const char *base = NULL;
@@ -275,7 +261,7 @@ static int local_put(struct tp_aggstore *st, const char *key, const uint8_t *bod
 		close(dir);
 		return rc;
 	}
-	rc = write_all(fd, body, len);
+	rc = tp_write_all(fd, body, len);
 	if (rc == 0 && fsync(fd) != 0)
 		rc = -errno;
 	if (close(fd) != 0 && rc == 0)
