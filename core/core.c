@@ -18,7 +18,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -26,8 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
+#include "util/io.h"
 #include "util/log.h"
 #include "util/opts.h"
 
@@ -41,36 +40,20 @@
 /* A whole small file, NUL-terminated, heap. NULL on error (printed). */
 static char *read_small(const char *what, const char *path)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
 	char *buf = NULL;
-	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size > SMALL_FILE_MAX) {
+	size_t len = 0;
+	int rc = tp_read_file(path, 0, SMALL_FILE_MAX, &buf, &len);
+	if (rc != 0) {
 		fprintf(stderr, "%s %s: %s\n", what, path,
-			fd < 0 ? strerror(errno) : "not a regular file of at most 1 MiB");
-		goto out;
+			rc == TP_EINVAL || rc == TP_ETOOBIG ? "not a regular file of at most 1 MiB"
+							   : tp_strerror(rc));
+		return NULL;
 	}
-	size_t size = (size_t)st.st_size, got = 0;
-	buf = malloc(size + 1u);
-	if (buf == NULL)
-		goto out;
-	while (got < size) {
-		ssize_t n = read(fd, buf + got, size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	if (strlen(buf) != got) {
+	if (strlen(buf) != len) {
 		fprintf(stderr, "%s %s: contains a NUL byte\n", what, path);
 		free(buf);
-		buf = NULL;
+		return NULL;
 	}
-out:
-	if (fd >= 0)
-		close(fd);
 	return buf;
 }
 

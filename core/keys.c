@@ -13,7 +13,6 @@
 #include "core/keys.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +26,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "util/io.h"
 #include "util/log.h"
 
 struct key_entry {
@@ -115,32 +115,20 @@ static EVP_PKEY *load(const struct tp_keys *k, const char *keyid)
 	int n = snprintf(path, sizeof(path), "%s/%s.pem", k->dir, keyid);
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0) {
-		if (errno != ENOENT)
-			tp_log_limited(TP_LOG_WARNING, keys, "key file of a keyid: %s", strerror(errno));
-		return NULL;
-	}
-	struct stat st;
 	EVP_PKEY *pkey = NULL;
 	char *buf = NULL;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
-	    (uint64_t)st.st_size > TP_KEYS_FILE_MAX) {
+	size_t got = 0;
+	int rc = tp_read_file(path, 0, TP_KEYS_FILE_MAX, &buf, &got);
+	if (rc == -ENOENT)
+		return NULL;
+	if (rc == TP_EINVAL || rc == TP_ETOOBIG || (rc == 0 && got == 0)) {
 		tp_log_limited(TP_LOG_WARNING, keys, "%s: not a regular file of at most %u bytes",
 			       path, TP_KEYS_FILE_MAX);
 		goto out;
 	}
-	size_t size = (size_t)st.st_size, got = 0;
-	buf = malloc(size);
-	if (buf == NULL)
-		goto out;
-	while (got < size) {
-		ssize_t r = read(fd, buf + got, size - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
+	if (rc != 0) {
+		tp_log_limited(TP_LOG_WARNING, keys, "key file of a keyid: %s", tp_strerror(rc));
+		return NULL;
 	}
 	BIO *bio = BIO_new_mem_buf(buf, (int)got);
 	if (bio == NULL)
@@ -152,7 +140,6 @@ static EVP_PKEY *load(const struct tp_keys *k, const char *keyid)
 			       path);
 out:
 	free(buf);
-	close(fd);
 	return pkey;
 }
 

@@ -38,6 +38,7 @@
 #include "edge/outfile.h"
 #include "sign/httpsig.h"
 #include "sign/jwk.h"
+#include "util/io.h"
 #include "util/log.h"
 #include "util/str.h"
 
@@ -136,45 +137,6 @@ int tp_sender_parse_name(const char *name, int64_t *start_s, int64_t *stop_s)
 }
 
 /* ---- one upload ---------------------------------------------------------- */
-
-static int read_file(const char *path, uint8_t **out, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	struct stat st;
-	int rc = 0;
-	uint8_t *buf = NULL;
-	if (fstat(fd, &st) != 0) {
-		rc = -errno;
-	} else if (!S_ISREG(st.st_mode)) {
-		rc = TP_EINVAL;
-	} else if ((uint64_t)st.st_size > TP_SENDER_FILE_MAX) {
-		rc = TP_ETOOBIG;
-	} else {
-		size_t n = (size_t)st.st_size, got = 0;
-		buf = malloc(n > 0 ? n : 1u);
-		if (buf == NULL)
-			rc = -ENOMEM;
-		while (rc == 0 && got < n) {
-			ssize_t r = read(fd, buf + got, n - got);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0)
-				rc = r < 0 ? -errno : TP_ETRUNC;
-			else
-				got += (size_t)r;
-		}
-		*len = n;
-	}
-	close(fd);
-	if (rc != 0) {
-		free(buf);
-		return rc;
-	}
-	*out = buf;
-	return 0;
-}
 
 struct hdr {
 	const char *name, *value;
@@ -331,9 +293,9 @@ static int cmp_names(const void *a, const void *b)
 
 static bool same_bytes(const char *path, const uint8_t *body, size_t len)
 {
-	uint8_t *other = NULL;
+	char *other = NULL;
 	size_t olen = 0;
-	if (read_file(path, &other, &olen) != 0)
+	if (tp_read_file(path, O_NOFOLLOW, TP_SENDER_FILE_MAX, &other, &olen) != 0)
 		return false;
 	bool same = olen == len && memcmp(other, body, len) == 0;
 	free(other);
@@ -347,9 +309,9 @@ static int send_one(struct tp_sender *s, const char *name)
 	char path[PATH_SIZE * 2], dest[PATH_SIZE * 2];
 	snprintf(path, sizeof(path), "%s/%s", s->outbox, name);
 	snprintf(dest, sizeof(dest), "%s/%s", s->sent, name);
-	uint8_t *body = NULL;
+	char *body = NULL;
 	size_t len = 0;
-	int rc = read_file(path, &body, &len);
+	int rc = tp_read_file(path, O_NOFOLLOW, TP_SENDER_FILE_MAX, &body, &len);
 	if (rc == -ENOENT)
 		return 1; /* gone meanwhile (an operator) */
 	if (rc != 0) {
@@ -359,7 +321,7 @@ static int send_one(struct tp_sender *s, const char *name)
 		pthread_mutex_unlock(&s->mu);
 		return 0;
 	}
-	if (access(dest, F_OK) == 0 && same_bytes(dest, body, len)) {
+	if (access(dest, F_OK) == 0 && same_bytes(dest, (const uint8_t *)body, len)) {
 		free(body);
 		if (unlink(path) != 0)
 			tp_log_limited(TP_LOG_ERR, sender, "%s: cannot remove: %s", name, strerror(errno));
@@ -368,7 +330,7 @@ static int send_one(struct tp_sender *s, const char *name)
 		pthread_mutex_unlock(&s->mu);
 		return 1;
 	}
-	int status = upload(s, name, body, len);
+	int status = upload(s, name, (const uint8_t *)body, len);
 	free(body);
 	if (status == 201) {
 		rc = tp_outfile_mkdirs(s->sent);
