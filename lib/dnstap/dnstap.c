@@ -23,7 +23,7 @@ struct pb {
 	size_t len, pos;
 };
 
-static int read_varint(struct pb *b, uint64_t *out)
+static int read_varint_long(struct pb *b, uint64_t *out)
 {
 	uint64_t v = 0;
 	for (unsigned i = 0; i < TP_PB_VARINT_MAX_BYTES; i++) {
@@ -37,6 +37,17 @@ static int read_varint(struct pb *b, uint64_t *out)
 		}
 	}
 	return TP_EMALF;
+}
+
+/* Keys and most values of a dnstap message fit one octet: that case
+ * stays inline, the loop does not. */
+static inline int read_varint(struct pb *b, uint64_t *out)
+{
+	if (b->pos < b->len && b->p[b->pos] < 0x80) {
+		*out = b->p[b->pos++];
+		return 0;
+	}
+	return read_varint_long(b, out);
 }
 
 /* Reads a field key; returns the field number through out_field. */
