@@ -13,7 +13,7 @@
  *   dns_question_parse     tp_dns_parse of the message the edge looks at;
  *   wkd_lookup             case-folded qname looked up in the list;
  *   hll_add                murmur3 of the client address + add to a sketch;
- *   histogram_update       tp_hist_add as the edge calls it (list lookup,
+ *   histogram_update       tp_hist_shard_add as the edge calls it (list lookup,
  *                          row, counts, client hash and sketch included),
  *                          every message moved into one minute so no
  *                          interval is written while the clock runs;
@@ -303,18 +303,26 @@ static void stage_hist(const char *list_path, const char *data_dir, double *upd_
 	rc = tp_hist_new(&cfg, list, &h);
 	if (rc < 0)
 		die("tp_hist_new", rc);
+	struct tp_hist_shard *shard;
+	rc = tp_hist_shard_new(h, &shard);
+	if (rc < 0)
+		die("tp_hist_shard_new", rc);
 	/* Every message lands in the minute starting at base. */
 	const int64_t base = INT64_C(1767225600000000); /* 2026-01-01T00:00Z */
 	const int64_t now = base + 2 * MINUTE_US;
 	double t0 = bench_now_ns();
+	tp_hist_shard_begin(shard, INT64_MIN);
 	for (size_t i = 0; i < n_msgs; i++) {
 		const struct msg *m = &msgs[i];
 		struct tp_dns_name name;
 		name_of(m, &name);
-		sink += (uint64_t)tp_hist_add(h, base + m->ts_us % MINUTE_US, &name, m->qtype,
-					      m->qclass, m->rcode, m->addr_len ? m->addr : NULL,
-					      m->addr_len, now);
+		sink += (uint64_t)tp_hist_shard_add(shard, i, base + m->ts_us % MINUTE_US, &name,
+						    m->qtype, m->qclass, m->rcode,
+						    m->addr_len ? m->addr : NULL, m->addr_len, now);
 	}
+	struct tp_hist_batch batch;
+	tp_hist_shard_end(shard, &batch);
+	tp_hist_settle(h, &batch, INT64_MIN);
 	double t1 = bench_now_ns();
 	tp_hist_flush(h, now);
 	double t2 = bench_now_ns();

@@ -386,6 +386,7 @@ static int start_events(struct tp_edge *e, struct event_opts *o, const char *dat
 		.buffer = (uint32_t)o->newqname_buffer,
 		.queue_max = o->queue_max,
 		.suppress_unique = o->suppress_unique,
+		.block_when_full = e->cfg.input_file != NULL,
 		.key = o->publishing ? &o->key : NULL,
 		.sinks = (o->mq.server ? 1u << TP_OUTBOX_SINK_MQTT : 0u) |
 			 (o->nc.url ? 1u << TP_OUTBOX_SINK_NATS : 0u),
@@ -442,6 +443,7 @@ int tp_edge_main(int argc, char **argv)
 	const char *hash_mode = "compat";
 	const char *hash_secret_file = NULL;
 	uint64_t explicit_threshold = 20, lateness_s = 10, future_skew_s = 5;
+	uint64_t threads = 1;
 	bool debug = false, help = false;
 	/* the local session log (edm-spec §4) */
 	const char *cryptopan_key = NULL, *cryptopan_key_file = NULL;
@@ -473,6 +475,7 @@ int tp_edge_main(int argc, char **argv)
 		{ "input-unix-group", TP_OPT_STRING, &unix_group, 0, 0, "group owning the unix socket (the resolver's group)", false, false, NULL },
 		{ "input-silence-warn", TP_OPT_UINT, &silence_warn, 0, 86400, "warn when a connected producer sends nothing for this many seconds (0 = never; default 300)", false, false, NULL },
 		{ "input-buffer-limit", TP_OPT_UINT, &buffer_limit, 2u * TP_FRAME_MIN_MAX, UINT64_C(1) << 40, "octets of read buffers for all producers together (default 268435456)", false, false, NULL },
+		{ "threads", TP_OPT_UINT, &threads, 1, TP_EDGE_THREADS_MAX, "worker threads for --input-file (default 1); the output is the same for any number", false, false, NULL },
 		{ "input-tcp", TP_OPT_STRING, &e.cfg.input_tcp, 0, 0, "listen for Frame Streams producers on HOST:PORT", false, false, NULL },
 		{ "max-frame-size", TP_OPT_UINT, &max_frame, TP_FRAME_MIN_MAX, TP_FRAME_HARD_MAX, "largest data frame accepted, in octets (default 1048576)", false, false, NULL },
 		{ "message-types", TP_OPT_STRING, &message_types, 0, 0, "dnstap message types to process (default CLIENT_RESPONSE,AUTH_RESPONSE)", false, false, NULL },
@@ -487,7 +490,7 @@ int tp_edge_main(int argc, char **argv)
 		{ "histogram-future-skew", TP_OPT_UINT, &future_skew_s, 0, 3600, "seconds a frame may be stamped ahead of the wall clock (default 5)", false, false, NULL },
 		{ "qname-seen-expiry", TP_OPT_UINT, &ev.seen_expiry_days, 1, TP_SEEN_EXPIRY_MAX, "days after which a name not seen again is new again (default 30)", false, false, NULL },
 		{ "qname-seen-max-size", TP_OPT_UINT, &ev.seen_size_mib, 1, UINT64_C(1) << 20, "MiB the seen-store may use on disk (default 1024)", false, false, NULL },
-		{ "newqname-buffer", TP_OPT_UINT, &ev.newqname_buffer, 1, 1u << 24, "names waiting for the seen-store; more are dropped and counted (default 10000)", false, false, NULL },
+		{ "newqname-buffer", TP_OPT_UINT, &ev.newqname_buffer, 1, 1u << 24, "names waiting for the seen-store; more are dropped and counted (live input; a file waits) (default 10000)", false, false, NULL },
 		{ "event-queue-max", TP_OPT_UINT, &ev.queue_max, 1, UINT64_C(1) << 30, "signed events kept on disk for the brokers (default 100000)", false, false, NULL },
 		{ "event-device-labels", TP_OPT_STRING, &ev.device_labels, 0, 0, "names with device-unique labels: reduce (to a pattern) or suppress (no event)", false, false, NULL },
 		{ "mqtt-signing-key-file", TP_OPT_STRING, &ev.signing_key_file, 0, 0, "private Ed25519 JWK that signs events (tapir keygen); its kid names this edge", false, false, NULL },
@@ -625,6 +628,7 @@ int tp_edge_main(int argc, char **argv)
 		goto out;
 	}
 	e.cfg.max_frame_size = (size_t)max_frame;
+	e.cfg.threads = (unsigned)threads;
 	e.cfg.input_buffer_limit = (size_t)buffer_limit;
 	e.cfg.hist.data_dir = data_dir;
 	e.cfg.hist.live = e.cfg.input_file == NULL;

@@ -5,7 +5,10 @@
  *
  * Data flows one way: input (file.c, listen.c) -> process.c (decode,
  * classify, count) -> summary.c. The edge context is owned by the thread
- * that runs the input loop; nothing here is shared between threads yet.
+ * that runs the input loop. File input can spread the per-frame work over
+ * worker threads (file.c); each worker has its own counters and histogram
+ * shard and only reads the edge context, which does not change while they
+ * run (list reloads are for live input).
  */
 #ifndef TP_EDGE_EDGE_H
 #define TP_EDGE_EDGE_H
@@ -31,6 +34,9 @@
  * outbox (http-upload-wait, if shorter); the rest goes at the next start. */
 #define TP_EDGE_LIVE_UPLOAD_WAIT_MAX_S 5u
 
+/* Worker threads for file input: more than the cores only costs. */
+#define TP_EDGE_THREADS_MAX 64u
+
 struct tp_edge_config {
 	const char *input_file;  /* "-" = stdin */
 	const char *input_unix;
@@ -45,6 +51,7 @@ struct tp_edge_config {
 	const char *well_known_file; /* histograms on when set */
 	const char *ignored_clients_file; /* ignored-client-ips-file */
 	const char *ignored_qnames_file;  /* ignored-question-names-file */
+	unsigned threads;        /* worker threads for file input, >= 1 */
 	struct tp_hist_config hist;
 };
 
@@ -86,6 +93,20 @@ struct tp_edge {
 	struct tp_edge_reload reload;
 };
 
+/* What one thread needs to run frames through the pipeline. */
+struct tp_edge_worker {
+	struct tp_edge *e;            /* read only, but for finish (below) */
+	struct tp_edge_stats *stats;  /* this worker's frame counters */
+	struct tp_hist_shard *shard;  /* NULL: histograms off (owned by e->hist) */
+	uint64_t seq;                 /* the frame's position in the input */
+	/* NULL: a frame not well known goes to the session log and the
+	 * events at once (live input, one thread). Else it is handed to
+	 * defer with its message time, and the input thread later calls
+	 * tp_edge_finish_frame in input order. */
+	void (*defer)(void *arg, int64_t ts_us);
+	void *defer_arg;
+};
+
 /* Wall clock in UTC microseconds. */
 int64_t tp_edge_now_us(void);
 
@@ -105,7 +126,11 @@ void tp_edge_reload(struct tp_edge *e);
 void tp_edge_poll(struct tp_edge *e, bool wait);
 
 /* Run one data frame through the pipeline; counts the outcome. */
-void tp_edge_process(struct tp_edge *e, const uint8_t *frame, size_t len);
+void tp_edge_process(struct tp_edge_worker *w, const uint8_t *frame, size_t len);
+
+/* The input thread, in input order, for a frame a worker deferred: its row
+ * in the session log and its name offered to the events thread. */
+void tp_edge_finish_frame(struct tp_edge *e, const uint8_t *frame, size_t len, int64_t ts_us);
 
 /* Input loops. Return 0 or a negative code (already logged). */
 int tp_edge_run_file(struct tp_edge *e);

@@ -18,8 +18,11 @@
 #include "sketch/prf.h"
 #include "util/log.h"
 
-/* Names per store transaction: one fdatasync each. */
-#define BATCH 256u
+/* Most names per store transaction (one fdatasync each). Commits, not
+ * names, are what costs: each writes every B-tree page it touched and waits
+ * for the disk, so with random names a larger batch writes fewer pages per
+ * name (BENCHMARKS.md, "seen-store batches"). */
+#define BATCH 65536u
 /* Names offered today, remembered by hash: 2^16 slots, 512 KiB. A repeat
  * costs one hash and one load; a slot reused by another name only means
  * one more lookup in the store. */
@@ -43,14 +46,21 @@ struct tp_events {
 
 	/* The queue between the input and the events thread. */
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct candidate *ring;     /* owned; cfg.buffer slots */
-	uint32_t head, count;
+	pthread_cond_t cond;        /* names are waiting, or stop */
+	pthread_cond_t room;        /* the ring has room (block_when_full) */
+	struct candidate *ring;     /* owned; slots entries */
+	uint32_t slots, head, count;
 	bool stopping;
 
 	pthread_t thread;
 	bool running;
-	uint32_t expired_day;       /* events thread: day of the last expiry run */
+
+	/* Events thread only: one batch, owned (batch_max entries each). */
+	uint32_t batch_max;
+	struct candidate *batch;
+	struct tp_seen_item *items;
+	char **signed_event;
+	uint32_t expired_day;       /* day of the last expiry run */
 };
 
 #define COUNT(ev, field) atomic_fetch_add_explicit(&(ev)->stats.field, 1, memory_order_relaxed)
@@ -94,24 +104,43 @@ static int sign_event(struct tp_events *ev, const struct candidate *c, char **ou
 	return tp_jws_sign(ev->cfg.key, (const uint8_t *)json, (size_t)n, out, out_len);
 }
 
-static void process_batch(struct tp_events *ev, const struct candidate *batch, size_t n)
+/* The store's key order (LMDB's default: octets, then the shorter first);
+ * the names are folded already. */
+static int by_name(const void *a, const void *b)
 {
-	struct tp_seen_item items[BATCH];
-	char *signed_event[BATCH];
+	const struct tp_dns_name *x = &((const struct candidate *)a)->name;
+	const struct tp_dns_name *y = &((const struct candidate *)b)->name;
+	int c = memcmp(x->wire, y->wire, x->len < y->len ? x->len : y->len);
+	return c != 0 ? c : (int)x->len - (int)y->len;
+}
+
+static void process_batch(struct tp_events *ev, size_t n)
+{
+	const struct candidate *batch = ev->batch;
+	struct tp_seen_item *items = ev->items;
+	char **signed_event = ev->signed_event;
 	size_t m = 0;
 	int64_t now = now_s();
 	expire_daily(ev, now);
 
+	/* In the store's key order, so that the transaction walks the B-tree
+	 * once from left to right instead of jumping about it. */
+	qsort(ev->batch, n, sizeof(*ev->batch), by_name);
 	for (size_t i = 0; i < n; i++) {
-		enum tp_seen_state st;
-		int rc = tp_seen_peek(ev->store, &batch[i].name, now, &st);
-		if (rc < 0) {
-			COUNT(ev, store_errors);
-			tp_log_limited(TP_LOG_ERR, events, "seen-store: %s", tp_strerror(rc));
-			continue;
+		/* The look without a lock spares signing a known name; with
+		 * nothing to sign, the write transaction's own look suffices. */
+		enum tp_seen_state st = TP_SEEN_NEW;
+		if (ev->cfg.key != NULL) {
+			int rc = tp_seen_peek(ev->store, &batch[i].name, now, &st);
+			if (rc < 0) {
+				COUNT(ev, store_errors);
+				tp_log_limited(TP_LOG_ERR, events, "seen-store: %s",
+					       tp_strerror(rc));
+				continue;
+			}
+			if (st == TP_SEEN_KNOWN)
+				continue;
 		}
-		if (st == TP_SEEN_KNOWN)
-			continue;
 		struct tp_seen_item *it = &items[m];
 		memset(it, 0, sizeof(*it));
 		it->name = batch[i].name;
@@ -120,7 +149,7 @@ static void process_batch(struct tp_events *ev, const struct candidate *batch, s
 		 * recorded (so turning events on later sends no backlog). */
 		if (st == TP_SEEN_NEW && ev->cfg.key != NULL) {
 			size_t len;
-			rc = sign_event(ev, &batch[i], &signed_event[m], &len);
+			int rc = sign_event(ev, &batch[i], &signed_event[m], &len);
 			if (rc < 0) {
 				COUNT(ev, sign_errors);
 				tp_log_limited(TP_LOG_ERR, events, "new_qname event: %s",
@@ -156,22 +185,23 @@ static void process_batch(struct tp_events *ev, const struct candidate *batch, s
 static void *events_thread(void *arg)
 {
 	struct tp_events *ev = arg;
-	struct candidate batch[BATCH];
 	for (;;) {
 		pthread_mutex_lock(&ev->lock);
 		while (ev->count == 0 && !ev->stopping)
 			pthread_cond_wait(&ev->cond, &ev->lock);
 		size_t n = 0;
-		while (ev->count > 0 && n < BATCH) {
-			batch[n++] = ev->ring[ev->head];
-			ev->head = (ev->head + 1u) % ev->cfg.buffer;
+		while (ev->count > 0 && n < ev->batch_max) {
+			ev->batch[n++] = ev->ring[ev->head];
+			ev->head = (ev->head + 1u) % ev->slots;
 			ev->count--;
 		}
+		if (n > 0)
+			pthread_cond_broadcast(&ev->room);
 		bool stop = ev->stopping && n == 0;
 		pthread_mutex_unlock(&ev->lock);
 		if (stop)
 			break;
-		process_batch(ev, batch, n);
+		process_batch(ev, n);
 	}
 	return NULL;
 }
@@ -187,10 +217,18 @@ int tp_events_start(const struct tp_events_config *cfg, struct tp_events **out)
 	ev->cfg = *cfg;
 	ev->expired_day = UINT32_MAX;
 	ev->recent = calloc(RECENT_SLOTS, sizeof(*ev->recent));
-	ev->ring = calloc(cfg->buffer, sizeof(*ev->ring));
+	/* Input that waits rather than drops needs no headroom: its ring is
+	 * only the next batch, so it gets a whole one. */
+	ev->slots = cfg->block_when_full && cfg->buffer < BATCH ? BATCH : cfg->buffer;
+	ev->batch_max = ev->slots < BATCH ? ev->slots : BATCH;
+	ev->ring = calloc(ev->slots, sizeof(*ev->ring));
+	ev->batch = calloc(ev->batch_max, sizeof(*ev->batch));
+	ev->items = calloc(ev->batch_max, sizeof(*ev->items));
+	ev->signed_event = calloc(ev->batch_max, sizeof(*ev->signed_event));
 	uint8_t seed[TP_PRF_KEY_SIZE];
 	int rc = 0;
-	if (ev->recent == NULL || ev->ring == NULL) {
+	if (ev->recent == NULL || ev->ring == NULL || ev->batch == NULL || ev->items == NULL ||
+	    ev->signed_event == NULL) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -220,9 +258,16 @@ int tp_events_start(const struct tp_events_config *cfg, struct tp_events **out)
 		rc = TP_EBUG;
 		goto fail;
 	}
+	if (pthread_cond_init(&ev->room, NULL) != 0) {
+		pthread_cond_destroy(&ev->cond);
+		pthread_mutex_destroy(&ev->lock);
+		rc = TP_EBUG;
+		goto fail;
+	}
 	int prc = pthread_create(&ev->thread, NULL, events_thread, ev);
 	if (prc != 0) {
 		tp_log_err(events, "cannot start the events thread: %s", strerror(prc));
+		pthread_cond_destroy(&ev->room);
 		pthread_cond_destroy(&ev->cond);
 		pthread_mutex_destroy(&ev->lock);
 		rc = -prc;
@@ -237,6 +282,9 @@ int tp_events_start(const struct tp_events_config *cfg, struct tp_events **out)
 	return 0;
 fail:
 	tp_seen_close(ev->store);
+	free(ev->signed_event);
+	free(ev->items);
+	free(ev->batch);
 	free(ev->ring);
 	free(ev->recent);
 	free(ev);
@@ -278,9 +326,11 @@ void tp_events_offer(struct tp_events *ev, const struct tp_dns_msg *dns, int64_t
 	c.time_us = time_us;
 
 	pthread_mutex_lock(&ev->lock);
-	bool room = ev->count < ev->cfg.buffer && !ev->stopping;
+	while (ev->cfg.block_when_full && ev->count >= ev->slots && !ev->stopping)
+		pthread_cond_wait(&ev->room, &ev->lock);
+	bool room = ev->count < ev->slots && !ev->stopping;
 	if (room) {
-		ev->ring[(ev->head + ev->count) % ev->cfg.buffer] = c;
+		ev->ring[(ev->head + ev->count) % ev->slots] = c;
 		ev->count++;
 		pthread_cond_signal(&ev->cond);
 	}
@@ -300,6 +350,7 @@ void tp_events_stop(struct tp_events *ev)
 	pthread_mutex_lock(&ev->lock);
 	ev->stopping = true;
 	pthread_cond_signal(&ev->cond);
+	pthread_cond_broadcast(&ev->room);
 	pthread_mutex_unlock(&ev->lock);
 	pthread_join(ev->thread, NULL);
 	ev->running = false;
@@ -310,9 +361,13 @@ void tp_events_free(struct tp_events *ev)
 	if (ev == NULL)
 		return;
 	tp_events_stop(ev);
+	pthread_cond_destroy(&ev->room);
 	pthread_cond_destroy(&ev->cond);
 	pthread_mutex_destroy(&ev->lock);
 	tp_seen_close(ev->store);
+	free(ev->signed_event);
+	free(ev->items);
+	free(ev->batch);
 	free(ev->ring);
 	free(ev->recent);
 	free(ev);

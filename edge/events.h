@@ -8,11 +8,16 @@
  * table of names offered today drops the repeats, which are nearly all
  * offers, for the cost of a hash; the rest goes into a bounded queue (the
  * reference's newqname-buffer) and, when that is full, is dropped and
- * counted (a later sighting offers the name again). The events thread owns
- * the seen-store: per batch of names it looks each up without a lock,
- * builds and signs the events of the new ones, and records the names and
- * queues their events in ONE transaction (lib/store/seen.h), so a crash
- * leaves either both or neither; one fdatasync per batch, not per name.
+ * counted (a later sighting offers the name again). File input is the
+ * exception: a file can wait where a resolver cannot, so there the offer
+ * waits for room and nothing is dropped (block_when_full). The events
+ * thread owns the seen-store: per batch of names it looks each up without
+ * a lock, builds and signs the events of the new ones, and records the
+ * names and queues their events in ONE transaction (lib/store/seen.h), so
+ * a crash leaves either both or neither; one fdatasync per batch, not per
+ * name. A batch is whatever is waiting, up to a bound: one name when the
+ * traffic is light, thousands when the thread is behind, so the fdatasyncs
+ * per second stay few however many names arrive.
  * The sinks (MQTT, NATS) deliver the queued events from the store.
  */
 #ifndef TP_EDGE_EVENTS_H
@@ -31,9 +36,11 @@ struct tp_events_config {
 	const char *seen_dir;       /* the store's directory (DATA/seen) */
 	size_t seen_map_size;       /* octets the store may use */
 	uint32_t seen_expiry_days;  /* qname-seen-expiry */
-	uint32_t buffer;            /* names waiting for the events thread */
+	uint32_t buffer;            /* names waiting for the events thread (at
+				     * least a full batch if block_when_full) */
 	uint64_t queue_max;         /* events waiting for the sinks */
 	bool suppress_unique;       /* device-unique names: no event (else reduced) */
+	bool block_when_full;       /* offers wait for room instead of dropping */
 	const struct tp_jwk *key;   /* borrowed; NULL: record names, no events */
 	uint32_t sinks;             /* outbox sinks that deliver (bit per sink) */
 };
@@ -70,7 +77,7 @@ struct tp_seen *tp_events_store(struct tp_events *ev);
 /* Input thread: a processed message whose name is not well known.
  * dns: borrowed; its first question, header flags and type are used.
  * time_us: the message time (the event's timestamp, truncated to the
- * minute). Never blocks. */
+ * minute). Never blocks, unless block_when_full and the buffer is full. */
 void tp_events_offer(struct tp_events *ev, const struct tp_dns_msg *dns, int64_t time_us);
 
 /* Stop taking names, finish every queued one (nothing offered is lost at

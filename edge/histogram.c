@@ -5,14 +5,31 @@
  *
  * One row per (minute, matched list entry); all names under a suffix entry
  * share that entry's row (edm-spec §3.1). Counts sum to responses (§3.2).
- * Client sketches are allocated on the first client of a row and freed when
- * the minute is written. Each open minute keeps the list it was opened with:
- * a reloaded list applies from the next minute, and row keys (entry ids of
- * one list) never mix.
+ * Each open minute keeps the list it was opened with: a reloaded list
+ * applies from the next minute, and row keys (entry ids of one list) never
+ * mix.
+ *
+ * Most rows of a minute see one or two clients, so a row keeps its first
+ * few distinct client hashes inline and allocates a sketch only for more:
+ * no allocation on the common path, and a sketch is 1,224 octets. Inline
+ * hashes are an EXPLICIT sketch in all but storage (the same exact count;
+ * no sketch bytes are written for EXPLICIT), and a sketch made later from
+ * them holds the same set, so the result does not depend on when (or in
+ * which shard) the sketch was made: a sketch's final state is a function
+ * of its set of hashes (hll.h: promotions only ever follow the set's size
+ * and its non-zero registers).
+ *
+ * Threads: a shard belongs to one worker; the aggregator to the input
+ * thread. They meet in two places, each under a lock taken about once a
+ * minute per worker, never per frame: a shard opening a minute asks the
+ * aggregator which list the minute uses (h->lock), and closing a minute
+ * takes each shard's rows for it (the shard's lock, which its worker holds
+ * for the length of a batch).
  */
 #include "edge/histogram.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,8 +43,13 @@
 #include "util/mix.h"
 
 #define MINUTE_US INT64_C(60000000)
-/* Open minutes at once: lateness is capped at TP_HIST_LATENESS_MAX_S. */
-#define MAX_OPEN 8
+/* Minutes open at once. Lateness is capped at TP_HIST_LATENESS_MAX_S (four
+ * minutes), so in-order input keeps at most six open; the rest is headroom
+ * for the frames in flight between workers. A frame for a new minute
+ * beyond this is counted late. */
+#define MAX_OPEN 16
+/* Distinct client hashes a row keeps before it needs a sketch. */
+#define INLINE_CLIENTS 4
 
 enum count {
 	C_A, C_AAAA, C_MX, C_NS, C_OTHER_TYPE, C_NON_IN,
@@ -44,35 +66,63 @@ static const char *const count_names[N_COUNTS] = {
 #define STATUS_EXACT 1u
 #define STATUS_WILDCARD 2u
 
+/* One address family's distinct clients of a row: up to INLINE_CLIENTS
+ * distinct hashes in small[] (sketch NULL), then a sketch holding them all. */
+struct clients {
+	struct tp_hll *sketch; /* from tp_hll_new(), or NULL */
+	uint64_t small[INLINE_CLIENTS];
+	uint8_t n_small;
+};
+
 struct row {
 	uint32_t id;
+	bool wildcard;          /* how the first sighting matched (edm-spec §3.2) */
+	uint64_t first_seq;     /* input position of the first sighting */
 	uint64_t count[N_COUNTS];
-	uint64_t status_bits;
-	struct tp_hll *v4, *v6; /* from tp_hll_new(), or NULL: no client yet */
+	struct clients v4, v6;
 };
 
 struct list_ref {
 	struct tp_wkd *list; /* owned */
-	unsigned refs;       /* intervals using it, plus one while current */
+	unsigned refs;       /* minutes using it, plus one while current */
 };
 
+/* One minute's rows in one shard (or, once merged, in the file). */
 struct interval {
-	int64_t minute_us;     /* UTC minute this interval bins */
+	int64_t minute_us;      /* UTC minute this interval bins */
 	int64_t min_ts, max_ts; /* message times seen in it */
-	struct list_ref *ref;
-	struct row *rows;      /* from realloc(), cap_rows */
+	const struct tp_wkd *list; /* the minute's list (the aggregator holds it) */
+	struct row *rows;       /* from realloc(), cap_rows */
 	size_t n_rows, cap_rows;
-	uint32_t *slots;       /* id -> row index + 1 (0 = empty), n_slots */
-	size_t n_slots;        /* power of two */
+	uint32_t *slots;        /* id -> row index + 1 (0 = empty), n_slots */
+	size_t n_slots;         /* power of two */
+};
+
+struct tp_hist_shard {
+	struct tp_hist *h;
+	pthread_mutex_t lock;   /* held by the worker for a batch; by closing */
+	struct interval open[MAX_OPEN];
+	size_t n_open;          /* sorted by minute, oldest first */
+	int64_t watermark;      /* file input: see tp_hist_shard_begin */
+	struct tp_hist_batch batch;
+	struct tp_hist_shard *next;
+};
+
+/* A minute the aggregator has open: its list, until it is written. */
+struct open_minute {
+	int64_t minute_us;
+	struct list_ref *ref;
 };
 
 struct tp_hist {
 	struct tp_hist_config cfg;
 	struct tp_hll_params hll;
+	struct tp_hist_shard *shards; /* owned */
+	size_t inline_clients;  /* INLINE_CLIENTS, or fewer below the explicit threshold */
+	pthread_mutex_t lock;   /* current, open[], n_open, list refs */
 	struct list_ref *current;
-	struct interval open[MAX_OPEN];
+	struct open_minute open[MAX_OPEN];
 	size_t n_open;          /* sorted by minute, oldest first */
-	int64_t watermark;      /* INT64_MIN until the first message (files) */
 	int64_t first_ts;       /* first message (files): observation start */
 	bool any;
 	struct tp_hist_stats stats;
@@ -112,14 +162,41 @@ int tp_hist_new(const struct tp_hist_config *cfg, struct tp_wkd *list, struct tp
 		free(h);
 		return rc;
 	}
+	/* Inline hashes stand for an EXPLICIT sketch: never more of them than
+	 * the sketch would hold before promoting. */
+	h->inline_clients = cfg->explicit_threshold < INLINE_CLIENTS ? cfg->explicit_threshold
+								    : INLINE_CLIENTS;
 	h->current = ref_new(list);
 	if (h->current == NULL) {
 		tp_wkd_free(list);
 		free(h);
 		return -ENOMEM;
 	}
-	h->watermark = INT64_MIN;
+	rc = pthread_mutex_init(&h->lock, NULL);
+	if (rc != 0) {
+		ref_put(h->current);
+		free(h);
+		return -rc;
+	}
 	*out = h;
+	return 0;
+}
+
+int tp_hist_shard_new(struct tp_hist *h, struct tp_hist_shard **out)
+{
+	struct tp_hist_shard *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return -ENOMEM;
+	int rc = pthread_mutex_init(&s->lock, NULL);
+	if (rc != 0) {
+		free(s);
+		return -rc;
+	}
+	s->h = h;
+	s->watermark = INT64_MIN;
+	s->next = h->shards;
+	h->shards = s;
+	*out = s;
 	return 0;
 }
 
@@ -132,8 +209,10 @@ void tp_hist_set_list(struct tp_hist *h, struct tp_wkd *list)
 		h->stats.reload_errors++;
 		return;
 	}
+	pthread_mutex_lock(&h->lock);
 	ref_put(h->current);
 	h->current = r;
+	pthread_mutex_unlock(&h->lock);
 	h->stats.reloads++;
 }
 
@@ -180,16 +259,19 @@ static int grow_slots(struct interval *iv)
 	return 0;
 }
 
-/* The row of entry id, created if new. Returns NULL on OOM. */
-static struct row *row_for(struct interval *iv, uint32_t id, bool wildcard)
+/* The row of entry id, created (zeroed but for id) if new; *created says
+ * which. Returns NULL on OOM. */
+static struct row *row_for(struct interval *iv, uint32_t id, bool *created)
 {
 	if ((iv->n_rows + 1) * 2 > iv->n_slots && grow_slots(iv) < 0)
 		return NULL;
 	size_t i = mix32(id) & (iv->n_slots - 1);
 	while (iv->slots[i] != 0) {
 		struct row *r = &iv->rows[iv->slots[i] - 1];
-		if (r->id == id)
+		if (r->id == id) {
+			*created = false;
 			return r;
+		}
 		i = (i + 1) & (iv->n_slots - 1);
 	}
 	if (iv->n_rows == iv->cap_rows) {
@@ -203,22 +285,82 @@ static struct row *row_for(struct interval *iv, uint32_t id, bool wildcard)
 	struct row *r = &iv->rows[iv->n_rows];
 	memset(r, 0, sizeof(*r));
 	r->id = id;
-	/* edm-spec §3.2: fixed at row creation from the first match. */
-	r->status_bits = wildcard ? STATUS_WILDCARD : STATUS_EXACT;
 	iv->slots[i] = (uint32_t)++iv->n_rows;
+	*created = true;
 	return r;
 }
 
 static void interval_release(struct interval *iv)
 {
 	for (size_t r = 0; r < iv->n_rows; r++) {
-		tp_hll_free(iv->rows[r].v4);
-		tp_hll_free(iv->rows[r].v6);
+		tp_hll_free(iv->rows[r].v4.sketch);
+		tp_hll_free(iv->rows[r].v6.sketch);
 	}
 	free(iv->rows);
 	free(iv->slots);
-	ref_put(iv->ref);
 	memset(iv, 0, sizeof(*iv));
+}
+
+/* ---- distinct clients ---- */
+
+/* Add a hash (0: none, as tp_hll_add). Returns 0 or -ENOMEM (the client
+ * is then not counted). */
+static int clients_add(const struct tp_hist *h, struct clients *c, uint64_t hash)
+{
+	if (c->sketch != NULL) {
+		tp_hll_add(c->sketch, hash);
+		return 0;
+	}
+	if (hash == 0)
+		return 0;
+	for (size_t i = 0; i < c->n_small; i++)
+		if (c->small[i] == hash)
+			return 0;
+	if (c->n_small < h->inline_clients) {
+		c->small[c->n_small++] = hash;
+		return 0;
+	}
+	int rc = tp_hll_new(&h->hll, &c->sketch);
+	if (rc < 0) {
+		c->sketch = NULL;
+		return rc;
+	}
+	for (size_t i = 0; i < c->n_small; i++)
+		tp_hll_add(c->sketch, c->small[i]);
+	c->n_small = 0;
+	tp_hll_add(c->sketch, hash);
+	return 0;
+}
+
+/* dst := dst ∪ src; src is emptied (its sketch moved or freed). */
+static int clients_merge(const struct tp_hist *h, struct clients *dst, struct clients *src)
+{
+	int rc = 0;
+	if (src->sketch != NULL && dst->sketch == NULL) {
+		/* Take src's sketch and add dst's few hashes to it: the same set. */
+		struct clients small = *dst;
+		dst->sketch = src->sketch;
+		dst->n_small = 0;
+		src->sketch = NULL;
+		for (size_t i = 0; i < small.n_small; i++)
+			tp_hll_add(dst->sketch, small.small[i]);
+		return 0;
+	}
+	if (src->sketch != NULL) {
+		rc = tp_hll_union(dst->sketch, src->sketch);
+		tp_hll_free(src->sketch);
+		src->sketch = NULL;
+		return rc;
+	}
+	for (size_t i = 0; rc == 0 && i < src->n_small; i++)
+		rc = clients_add(h, dst, src->small[i]);
+	src->n_small = 0;
+	return rc;
+}
+
+static uint64_t clients_count(const struct clients *c)
+{
+	return c->sketch != NULL ? tp_hll_cardinality(c->sketch) : c->n_small;
 }
 
 /* ---- writing ---- */
@@ -262,17 +404,17 @@ static void schema(struct tp_pq_column cols[N_COLS])
  * the explicit (exact) representation, so a handful of clients never leaves
  * the edge as a sketch (SPEC §5, edm #93). */
 static int put_clients(struct tp_pq_writer *w, size_t count_col, size_t hll_col,
-		       const struct tp_hll *sketch)
+		       const struct clients *c)
 {
 	/* log2m 10, regwidth 4: a dense sketch is 3 + 512 octets. */
 	uint8_t buf[1024];
-	int rc = tp_pq_set_u64(w, count_col, sketch ? tp_hll_cardinality(sketch) : 0);
+	int rc = tp_pq_set_u64(w, count_col, clients_count(c));
 	if (rc < 0)
 		return rc;
-	enum tp_hll_type t = sketch ? tp_hll_type(sketch) : TP_HLL_EMPTY;
+	enum tp_hll_type t = c->sketch ? tp_hll_type(c->sketch) : TP_HLL_EMPTY;
 	if (t != TP_HLL_SPARSE && t != TP_HLL_FULL)
 		return tp_pq_set_null(w, hll_col);
-	rc = tp_hll_serialize(sketch, buf, sizeof(buf));
+	rc = tp_hll_serialize(c->sketch, buf, sizeof(buf));
 	if (rc < 0)
 		return rc;
 	return tp_pq_set_bytes(w, hll_col, buf, (size_t)rc);
@@ -304,11 +446,11 @@ static int put_row(struct tp_pq_writer *w, const struct tp_wkd *list, int64_t st
 	for (size_t i = 0; rc == 0 && i < N_COUNTS; i++)
 		rc = tp_pq_set_u64(w, COL_COUNT0 + i, r->count[i]);
 	if (rc == 0)
-		rc = tp_pq_set_u64(w, COL_STATUS, r->status_bits);
+		rc = tp_pq_set_u64(w, COL_STATUS, r->wildcard ? STATUS_WILDCARD : STATUS_EXACT);
 	if (rc == 0)
-		rc = put_clients(w, COL_V4, COL_V4_HLL, r->v4);
+		rc = put_clients(w, COL_V4, COL_V4_HLL, &r->v4);
 	if (rc == 0)
-		rc = put_clients(w, COL_V6, COL_V6_HLL, r->v6);
+		rc = put_clients(w, COL_V6, COL_V6_HLL, &r->v6);
 	if (rc == 0)
 		rc = tp_pq_row_commit(w);
 	else
@@ -340,7 +482,7 @@ static int write_interval(struct tp_hist *h, const struct interval *iv, int64_t 
 	if (rc < 0)
 		return rc;
 	for (size_t r = 0; rc == 0 && r < iv->n_rows; r++)
-		rc = put_row(w, iv->ref->list, start_us, &iv->rows[r]);
+		rc = put_row(w, iv->list, start_us, &iv->rows[r]);
 	if (rc < 0) {
 		tp_pq_writer_free(w);
 		return rc;
@@ -351,90 +493,255 @@ static int write_interval(struct tp_hist *h, const struct interval *iv, int64_t 
 	return rc;
 }
 
-/* Write (if it has rows) and release the oldest open interval. */
-static void close_oldest(struct tp_hist *h, bool final, int64_t end_us)
+/* ---- closing a minute: the shards' rows merged ---- */
+
+/* dst := dst ∪ src for one minute; src is left empty. The first sighting
+ * (smallest seq) decides a row's status. Returns 0 or -ENOMEM. */
+static int interval_merge(const struct tp_hist *h, struct interval *dst, struct interval *src)
 {
-	struct interval *iv = &h->open[0];
-	int64_t start = iv->minute_us, stop = iv->minute_us + MINUTE_US;
+	int rc = 0;
+	if (src->min_ts < dst->min_ts)
+		dst->min_ts = src->min_ts;
+	if (src->max_ts > dst->max_ts)
+		dst->max_ts = src->max_ts;
+	for (size_t i = 0; rc == 0 && i < src->n_rows; i++) {
+		struct row *s = &src->rows[i];
+		bool created;
+		struct row *d = row_for(dst, s->id, &created);
+		if (d == NULL) {
+			rc = -ENOMEM;
+			break;
+		}
+		if (created) {
+			*d = *s;
+			s->v4.sketch = NULL;
+			s->v6.sketch = NULL;
+			continue;
+		}
+		if (s->first_seq < d->first_seq) {
+			d->first_seq = s->first_seq;
+			d->wildcard = s->wildcard;
+		}
+		for (size_t c = 0; c < N_COUNTS; c++)
+			d->count[c] += s->count[c];
+		rc = clients_merge(h, &d->v4, &s->v4);
+		if (rc == 0)
+			rc = clients_merge(h, &d->v6, &s->v6);
+	}
+	return rc;
+}
+
+static int by_first_seq(const void *a, const void *b)
+{
+	uint64_t x = ((const struct row *)a)->first_seq, y = ((const struct row *)b)->first_seq;
+	return x < y ? -1 : x > y;
+}
+
+/* Take a shard's rows of minute m (an empty interval if it has none). */
+static void shard_take(struct tp_hist_shard *s, int64_t m, struct interval *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->min_ts = INT64_MAX;
+	out->max_ts = INT64_MIN;
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->n_open; i++) {
+		if (s->open[i].minute_us != m)
+			continue;
+		*out = s->open[i];
+		memmove(&s->open[i], &s->open[i + 1], (s->n_open - i - 1) * sizeof(s->open[0]));
+		s->n_open--;
+		break;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Write (if it has rows) minute om, which is no longer open: no worker
+ * adds to it any more. */
+static void close_minute(struct tp_hist *h, struct open_minute om, bool final, int64_t end_us)
+{
+	struct interval iv, part;
+	int rc = 0;
+	memset(&iv, 0, sizeof(iv));
+	iv.min_ts = INT64_MAX;
+	iv.max_ts = INT64_MIN;
+	for (struct tp_hist_shard *s = h->shards; s != NULL; s = s->next) {
+		shard_take(s, om.minute_us, &part);
+		if (iv.n_rows == 0) {
+			int64_t lo = iv.min_ts < part.min_ts ? iv.min_ts : part.min_ts;
+			int64_t hi = iv.max_ts > part.max_ts ? iv.max_ts : part.max_ts;
+			interval_release(&iv);
+			iv = part;
+			iv.min_ts = lo;
+			iv.max_ts = hi;
+		} else {
+			if (rc == 0)
+				rc = interval_merge(h, &iv, &part);
+			interval_release(&part);
+		}
+	}
+	iv.list = om.ref->list;
+	qsort(iv.rows, iv.n_rows, sizeof(iv.rows[0]), by_first_seq);
+
+	int64_t start = om.minute_us, stop = om.minute_us + MINUTE_US;
 	/* Partial first interval: observation began inside the minute. */
 	int64_t obs_start = h->cfg.live ? h->cfg.start_us : h->first_ts;
 	if (obs_start > start)
-		start = obs_start < iv->min_ts ? obs_start : iv->min_ts;
+		start = obs_start < iv.min_ts ? obs_start : iv.min_ts;
 	/* Partial last interval: observation ended inside the minute. */
 	if (final) {
-		int64_t end = h->cfg.live && end_us > iv->max_ts ? end_us : iv->max_ts + 1;
+		int64_t end = h->cfg.live && end_us > iv.max_ts ? end_us : iv.max_ts + 1;
 		if (end < stop)
 			stop = end;
 	}
-	if (iv->n_rows > 0) {
-		int rc = write_interval(h, iv, start, stop);
+	if (rc < 0) {
+		h->stats.write_errors++;
+		h->stats.rows_dropped += iv.n_rows;
+		tp_log_err(histogram, "out of memory merging the histogram of %" PRId64,
+			   start / 1000000);
+	} else if (iv.n_rows > 0) {
+		rc = write_interval(h, &iv, start, stop);
 		if (rc < 0) {
 			h->stats.write_errors++;
-			h->stats.rows_dropped += iv->n_rows;
+			h->stats.rows_dropped += iv.n_rows;
 			tp_log_err(histogram, "cannot write the histogram of %" PRId64 ": %s",
 				   start / 1000000, tp_strerror(rc));
 		} else {
 			h->stats.intervals_written++;
-			h->stats.rows_written += iv->n_rows;
+			h->stats.rows_written += iv.n_rows;
 		}
 	}
-	interval_release(iv);
-	memmove(&h->open[0], &h->open[1], (h->n_open - 1) * sizeof(h->open[0]));
-	h->n_open--;
-	memset(&h->open[h->n_open], 0, sizeof(h->open[0]));
+	interval_release(&iv);
+	pthread_mutex_lock(&h->lock);
+	ref_put(om.ref);
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* Close the oldest open minute if all must go or its end plus the lateness
+ * is at or before w. Returns whether one was closed. */
+static bool close_oldest(struct tp_hist *h, bool all, int64_t w, int64_t end_us)
+{
+	pthread_mutex_lock(&h->lock);
+	bool go = h->n_open > 0 &&
+		  (all || h->open[0].minute_us + MINUTE_US + h->cfg.lateness_us <= w);
+	struct open_minute om = { 0, NULL };
+	if (go) {
+		om = h->open[0];
+		memmove(&h->open[0], &h->open[1], (h->n_open - 1) * sizeof(h->open[0]));
+		h->n_open--;
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (go)
+		close_minute(h, om, all, end_us);
+	return go;
 }
 
 void tp_hist_tick(struct tp_hist *h, int64_t now_us)
 {
-	if (h->cfg.live)
-		h->watermark = now_us;
-	while (h->n_open > 0 &&
-	       h->open[0].minute_us + MINUTE_US + h->cfg.lateness_us <= h->watermark)
-		close_oldest(h, false, now_us);
+	if (!h->cfg.live)
+		return; /* file input: tp_hist_settle */
+	while (close_oldest(h, false, now_us, 0))
+		;
+}
+
+void tp_hist_settle(struct tp_hist *h, const struct tp_hist_batch *b, int64_t settled_us)
+{
+	if (b->any && !h->any) {
+		h->first_ts = b->first_ts;
+		h->any = true;
+	}
+	while (close_oldest(h, false, settled_us, 0))
+		;
 }
 
 void tp_hist_flush(struct tp_hist *h, int64_t end_us)
 {
-	while (h->n_open > 0)
-		close_oldest(h, true, end_us);
+	while (close_oldest(h, true, 0, end_us))
+		;
 }
 
 void tp_hist_free(struct tp_hist *h)
 {
 	if (h == NULL)
 		return;
+	while (h->shards != NULL) {
+		struct tp_hist_shard *s = h->shards;
+		h->shards = s->next;
+		for (size_t i = 0; i < s->n_open; i++)
+			interval_release(&s->open[i]);
+		pthread_mutex_destroy(&s->lock);
+		free(s);
+	}
 	for (size_t i = 0; i < h->n_open; i++)
-		interval_release(&h->open[i]);
+		ref_put(h->open[i].ref);
 	ref_put(h->current);
+	pthread_mutex_destroy(&h->lock);
 	free(h);
 }
 
-/* The open interval of minute m, opened if needed. NULL when MAX_OPEN
- * minutes are open already (only possible with a far jump in a file). */
-static struct interval *interval_for(struct tp_hist *h, int64_t m)
+/* ---- counting (a shard's worker) ---- */
+
+/* The list of minute m, the minute opened if new. NULL when MAX_OPEN
+ * minutes are open already. */
+static const struct tp_wkd *minute_list(struct tp_hist *h, int64_t m)
 {
+	const struct tp_wkd *list = NULL;
+	pthread_mutex_lock(&h->lock);
 	size_t i = 0;
 	while (i < h->n_open && h->open[i].minute_us < m)
 		i++;
-	if (i < h->n_open && h->open[i].minute_us == m)
-		return &h->open[i];
-	if (h->n_open == MAX_OPEN) {
-		if (i == 0)
-			return NULL;
-		/* Room by writing the oldest: it is the furthest behind. */
-		close_oldest(h, false, 0);
-		i--;
+	if (i < h->n_open && h->open[i].minute_us == m) {
+		list = h->open[i].ref->list;
+	} else if (h->n_open < MAX_OPEN) {
+		memmove(&h->open[i + 1], &h->open[i], (h->n_open - i) * sizeof(h->open[0]));
+		h->n_open++;
+		h->open[i].minute_us = m;
+		h->open[i].ref = h->current;
+		h->current->refs++;
+		list = h->current->list;
 	}
-	memmove(&h->open[i + 1], &h->open[i], (h->n_open - i) * sizeof(h->open[0]));
-	h->n_open++;
-	struct interval *iv = &h->open[i];
+	pthread_mutex_unlock(&h->lock);
+	return list;
+}
+
+/* The shard's interval of minute m, opened if needed; NULL if it cannot be. */
+static struct interval *interval_for(struct tp_hist_shard *s, int64_t m)
+{
+	size_t i = s->n_open;
+	/* Nearly every frame is for the newest minute. */
+	if (i > 0 && s->open[i - 1].minute_us == m)
+		return &s->open[i - 1];
+	i = 0;
+	while (i < s->n_open && s->open[i].minute_us < m)
+		i++;
+	if (i < s->n_open && s->open[i].minute_us == m)
+		return &s->open[i];
+	if (s->n_open == MAX_OPEN)
+		return NULL;
+	const struct tp_wkd *list = minute_list(s->h, m);
+	if (list == NULL)
+		return NULL;
+	memmove(&s->open[i + 1], &s->open[i], (s->n_open - i) * sizeof(s->open[0]));
+	s->n_open++;
+	struct interval *iv = &s->open[i];
 	memset(iv, 0, sizeof(*iv));
 	iv->minute_us = m;
 	iv->min_ts = INT64_MAX;
 	iv->max_ts = INT64_MIN;
-	iv->ref = h->current;
-	iv->ref->refs++;
+	iv->list = list;
 	return iv;
+}
+
+void tp_hist_shard_begin(struct tp_hist_shard *s, int64_t base_us)
+{
+	pthread_mutex_lock(&s->lock);
+	s->watermark = base_us;
+	s->batch = (struct tp_hist_batch){ false, 0, INT64_MIN };
+}
+
+void tp_hist_shard_end(struct tp_hist_shard *s, struct tp_hist_batch *out)
+{
+	*out = s->batch;
+	pthread_mutex_unlock(&s->lock);
 }
 
 static void count(struct row *r, uint16_t qtype, uint16_t qclass, uint16_t rcode)
@@ -463,7 +770,7 @@ static void count(struct row *r, uint16_t qtype, uint16_t qclass, uint16_t rcode
 		r->count[C_OTHER_RCODE]++;
 }
 
-static void add_client(struct tp_hist *h, struct row *r, const uint8_t *addr, size_t len)
+static void add_client(const struct tp_hist *h, struct row *r, const uint8_t *addr, size_t len)
 {
 	bool v4;
 	uint64_t hash;
@@ -479,38 +786,35 @@ static void add_client(struct tp_hist *h, struct row *r, const uint8_t *addr, si
 		hash = v4 && len == 16 ? tp_prf_addr(&h->cfg.key, addr + 12, 4)
 				       : tp_prf_addr(&h->cfg.key, addr, len);
 	}
-	struct tp_hll **sketch = v4 ? &r->v4 : &r->v6;
-	if (*sketch == NULL && tp_hll_new(&h->hll, sketch) < 0) {
-		*sketch = NULL;
+	if (clients_add(h, v4 ? &r->v4 : &r->v6, hash) < 0)
 		tp_log_limited(TP_LOG_ERR, histogram, "out of memory: a client is not counted");
-		return;
-	}
-	tp_hll_add(*sketch, hash);
 }
 
-enum tp_hist_result tp_hist_add(struct tp_hist *h, int64_t ts_us, const struct tp_dns_name *qname,
-				uint16_t qtype, uint16_t qclass, uint16_t rcode, const uint8_t *addr,
-				size_t addr_len, int64_t now_us)
+enum tp_hist_result tp_hist_shard_add(struct tp_hist_shard *s, uint64_t seq, int64_t ts_us,
+				      const struct tp_dns_name *qname, uint16_t qtype,
+				      uint16_t qclass, uint16_t rcode, const uint8_t *addr,
+				      size_t addr_len, int64_t now_us)
 {
+	const struct tp_hist *h = s->h;
 	if (ts_us > now_us + h->cfg.future_skew_us)
 		return TP_HIST_FUTURE;
-	if (h->cfg.live) {
-		h->watermark = now_us;
-	} else {
-		if (!h->any) {
-			h->first_ts = ts_us;
-			h->any = true;
+	int64_t watermark = now_us;
+	if (!h->cfg.live) {
+		if (!s->batch.any) {
+			s->batch.first_ts = ts_us;
+			s->batch.any = true;
 		}
-		if (ts_us > h->watermark)
-			h->watermark = ts_us;
+		if (ts_us > s->batch.max_ts)
+			s->batch.max_ts = ts_us;
+		if (ts_us > s->watermark)
+			s->watermark = ts_us;
+		watermark = s->watermark;
 	}
 	int64_t m = floor_minute(ts_us);
-	if (m + MINUTE_US + h->cfg.lateness_us <= h->watermark)
+	if (m + MINUTE_US + h->cfg.lateness_us <= watermark)
 		return TP_HIST_LATE;
-	if (!h->cfg.live)
-		tp_hist_tick(h, now_us);
 
-	struct interval *iv = interval_for(h, m);
+	struct interval *iv = interval_for(s, m);
 	if (iv == NULL)
 		return TP_HIST_LATE;
 	/* The interval's observed span counts every message, listed or not. */
@@ -519,12 +823,18 @@ enum tp_hist_result tp_hist_add(struct tp_hist *h, int64_t ts_us, const struct t
 	if (ts_us > iv->max_ts)
 		iv->max_ts = ts_us;
 	struct tp_wkd_match match;
-	if (!tp_wkd_lookup(iv->ref->list, qname, &match))
+	if (!tp_wkd_lookup(iv->list, qname, &match))
 		return TP_HIST_NOT_WELL_KNOWN;
-	struct row *r = row_for(iv, match.id, match.wildcard);
+	bool created;
+	struct row *r = row_for(iv, match.id, &created);
 	if (r == NULL) {
 		tp_log_limited(TP_LOG_ERR, histogram, "out of memory: a response is not counted");
 		return TP_HIST_WELL_KNOWN;
+	}
+	if (created) {
+		/* edm-spec §3.2: fixed at row creation from the first match. */
+		r->wildcard = match.wildcard;
+		r->first_seq = seq;
 	}
 	count(r, qtype, qclass, rcode);
 	add_client(h, r, addr, addr_len);

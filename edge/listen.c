@@ -56,6 +56,7 @@ struct conn {
 
 struct loop {
 	struct tp_edge *e;
+	struct tp_edge_worker worker; /* the pipeline runs on this thread */
 	int epfd, listen_fd, sig_fd;
 	struct conn *conns[TP_MAX_CONNECTIONS];
 	unsigned next_id;
@@ -197,7 +198,8 @@ static int drain_frames(struct loop *l, size_t slot)
 				conn_fail(l, slot, "data frame before START");
 				return TP_EPROTO;
 			}
-			tp_edge_process(e, f.data, f.len);
+			tp_edge_process(&l->worker, f.data, f.len);
+			l->worker.seq++;
 			c->last_frame_ms = l->now_ms;
 			if (c->silent) {
 				c->silent = false;
@@ -603,6 +605,10 @@ int tp_edge_run_listen(struct tp_edge *e)
 	sigset_t mask;
 	ino_t unix_ino = 0;
 	int rc = 0;
+
+	l.worker = (struct tp_edge_worker){ .e = e, .stats = &e->stats };
+	if (e->hist != NULL && (rc = tp_hist_shard_new(e->hist, &l.worker.shard)) < 0)
+		return rc;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);

@@ -5,6 +5,11 @@
  *
  * Every frame ends in exactly one counter: processed, not_selected, or one
  * drop reason. Nothing here allocates; all views point into the frame.
+ * A worker runs this with its own counters and histogram shard; the list
+ * lookups only read what the input thread set up before the workers
+ * started. What must follow input order (the session log's rows, the
+ * names offered as first sightings) is done at once for live input and
+ * deferred to the input thread for file input (tp_edge_finish_frame).
  */
 #include "edge/edge.h"
 
@@ -55,9 +60,9 @@ static enum tp_drop dns_drop(int rc)
 	}
 }
 
-static void drop(struct tp_edge *e, enum tp_drop d)
+static void drop(struct tp_edge_worker *w, enum tp_drop d)
 {
-	e->stats.dropped[d]++;
+	w->stats->dropped[d]++;
 }
 
 /* Address length must agree with the socket family (peers.md §3 item 15).
@@ -90,32 +95,81 @@ int64_t tp_edge_now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-void tp_edge_process(struct tp_edge *e, const uint8_t *frame, size_t len)
+/* The message time of m's selected message (SPEC §5): its own time, else
+ * the other time of the same transaction. Returns 0, or the drop reason. */
+static int message_time(const struct tp_dt_msg *m, bool is_query, int64_t *ts_us,
+			bool *from_other)
 {
-	struct tp_edge_stats *s = &e->stats;
+	*from_other = false;
+	bool has_sec = is_query ? m->has_query_time_sec : m->has_response_time_sec;
+	uint64_t sec = is_query ? m->query_time_sec : m->response_time_sec;
+	uint32_t nsec = is_query ? m->query_time_nsec : m->response_time_nsec;
+	if (!has_sec) {
+		has_sec = is_query ? m->has_response_time_sec : m->has_query_time_sec;
+		sec = is_query ? m->response_time_sec : m->query_time_sec;
+		nsec = is_query ? m->response_time_nsec : m->query_time_nsec;
+		if (!has_sec)
+			return TP_DROP_no_timestamp;
+		*from_other = true;
+	}
+	if (sec >= MAX_TIME_SEC || nsec >= 1000000000u)
+		return TP_DROP_bad_timestamp;
+	*ts_us = (int64_t)sec * 1000000 + (int64_t)(nsec / 1000);
+	return 0;
+}
+
+static void finish(struct tp_edge *e, const struct tp_dt_msg *m, const struct tp_dns_msg *dns,
+		   int64_t ts_us)
+{
+	/* The local session log (edm-spec §4.1): responses not well known. */
+	if (e->session != NULL)
+		tp_session_add(e->session, m, dns, tp_edge_now_us());
+	/* The unique dataset (SPEC §6): first sightings become events. */
+	if (e->events != NULL)
+		tp_events_offer(e->events, dns, ts_us);
+}
+
+void tp_edge_finish_frame(struct tp_edge *e, const uint8_t *frame, size_t len, int64_t ts_us)
+{
+	struct tp_dt_msg m;
+	struct tp_dns_msg dns;
+	/* The worker decoded the same bytes without error. */
+	if (tp_dt_decode(frame, len, &m) < 0)
+		return;
+	const struct tp_dt_bytes *wire =
+		tp_dt_type_is_query(m.type) ? &m.query_message : &m.response_message;
+	if (tp_dns_parse(wire->p, wire->len, &dns) < 0)
+		return;
+	finish(e, &m, &dns, ts_us);
+}
+
+void tp_edge_process(struct tp_edge_worker *w, const uint8_t *frame, size_t len)
+{
+	const struct tp_edge *e = w->e;
+	struct tp_edge_stats *s = w->stats;
 	struct tp_dt_msg m;
 	struct tp_dns_msg dns;
 
 	s->frames++;
 	if (tp_dt_decode(frame, len, &m) < 0) {
-		drop(e, TP_DROP_bad_protobuf);
+		drop(w, TP_DROP_bad_protobuf);
 		return;
 	}
 	if (m.dnstap_type != 1) {
-		drop(e, TP_DROP_not_message);
+		drop(w, TP_DROP_not_message);
 		return;
 	}
 	if (!m.has_message) {
-		drop(e, TP_DROP_no_message);
+		drop(w, TP_DROP_no_message);
 		return;
 	}
 	if (!m.has_type) {
-		drop(e, TP_DROP_no_message_type);
+		drop(w, TP_DROP_no_message_type);
 		return;
 	}
 	if (tp_dt_type_name(m.type) == NULL) {
 		s->by_message_type[TP_DT_TYPE_MAX + 1]++;
-		drop(e, TP_DROP_unknown_message_type);
+		drop(w, TP_DROP_unknown_message_type);
 		return;
 	}
 	s->by_message_type[m.type]++;
@@ -130,10 +184,10 @@ void tp_edge_process(struct tp_edge *e, const uint8_t *frame, size_t len)
 	if (e->ignored_clients != NULL) {
 		switch (tp_cidr_match(e->ignored_clients, m.query_address.p, m.query_address.len)) {
 		case TP_CIDR_HIT:
-			drop(e, TP_DROP_ignored_client);
+			drop(w, TP_DROP_ignored_client);
 			return;
 		case TP_CIDR_BAD_ADDRESS:
-			drop(e, TP_DROP_ignored_client_bad_address);
+			drop(w, TP_DROP_ignored_client_bad_address);
 			return;
 		case TP_CIDR_MISS:
 			break;
@@ -144,48 +198,35 @@ void tp_edge_process(struct tp_edge *e, const uint8_t *frame, size_t len)
 	bool is_query = tp_dt_type_is_query(m.type);
 	const struct tp_dt_bytes *wire = is_query ? &m.query_message : &m.response_message;
 	if (wire->p == NULL) {
-		drop(e, TP_DROP_no_dns_message);
+		drop(w, TP_DROP_no_dns_message);
 		return;
 	}
 
-	/* Bin by the message's own time (SPEC §5); the other time of the same
-	 * transaction is the fallback. */
-	bool time_from_other = false;
-	bool has_sec = is_query ? m.has_query_time_sec : m.has_response_time_sec;
-	uint64_t sec = is_query ? m.query_time_sec : m.response_time_sec;
-	uint32_t nsec = is_query ? m.query_time_nsec : m.response_time_nsec;
-	if (!has_sec) {
-		has_sec = is_query ? m.has_response_time_sec : m.has_query_time_sec;
-		sec = is_query ? m.response_time_sec : m.query_time_sec;
-		nsec = is_query ? m.response_time_nsec : m.query_time_nsec;
-		if (!has_sec) {
-			drop(e, TP_DROP_no_timestamp);
-			return;
-		}
-		time_from_other = true;
-	}
-	if (sec >= MAX_TIME_SEC || nsec >= 1000000000u) {
-		drop(e, TP_DROP_bad_timestamp);
+	int64_t ts_us;
+	bool time_from_other;
+	int why = message_time(&m, is_query, &ts_us, &time_from_other);
+	if (why != 0) {
+		drop(w, (enum tp_drop)why);
 		return;
 	}
 
 	if (!address_matches_family(&m, &m.query_address) ||
 	    !address_matches_family(&m, &m.response_address)) {
-		drop(e, TP_DROP_address_family_mismatch);
+		drop(w, TP_DROP_address_family_mismatch);
 		return;
 	}
 
 	int rc = tp_dns_parse(wire->p, wire->len, &dns);
 	if (rc < 0) {
-		drop(e, dns_drop(rc));
+		drop(w, dns_drop(rc));
 		return;
 	}
 	if (dns.qdcount == 0) {
-		drop(e, TP_DROP_empty_question);
+		drop(w, TP_DROP_empty_question);
 		return;
 	}
 	if (dns.qdcount > 1) {
-		drop(e, TP_DROP_multi_question);
+		drop(w, TP_DROP_multi_question);
 		return;
 	}
 
@@ -193,20 +234,20 @@ void tp_edge_process(struct tp_edge *e, const uint8_t *frame, size_t len)
 	tp_dns_name_fold(&folded);
 	struct tp_wkd_match ignored;
 	if (e->ignored_qnames != NULL && tp_wkd_lookup(e->ignored_qnames, &folded, &ignored)) {
-		drop(e, TP_DROP_ignored_qname);
+		drop(w, TP_DROP_ignored_qname);
 		return;
 	}
 
-	int64_t ts_us = (int64_t)sec * 1000000 + (int64_t)(nsec / 1000);
 	bool well_known = false;
-	if (e->hist != NULL) {
-		switch (tp_hist_add(e->hist, ts_us, &folded, dns.qtype, dns.qclass, dns.rcode,
-				    m.query_address.p, m.query_address.len, tp_edge_now_us())) {
+	if (w->shard != NULL) {
+		switch (tp_hist_shard_add(w->shard, w->seq, ts_us, &folded, dns.qtype, dns.qclass,
+					  dns.rcode, m.query_address.p, m.query_address.len,
+					  tp_edge_now_us())) {
 		case TP_HIST_LATE:
-			drop(e, TP_DROP_late);
+			drop(w, TP_DROP_late);
 			return;
 		case TP_HIST_FUTURE:
-			drop(e, TP_DROP_future);
+			drop(w, TP_DROP_future);
 			return;
 		case TP_HIST_WELL_KNOWN:
 			s->well_known++;
@@ -217,12 +258,12 @@ void tp_edge_process(struct tp_edge *e, const uint8_t *frame, size_t len)
 			break;
 		}
 	}
-	/* The local session log (edm-spec §4.1): responses not well known. */
-	if (e->session != NULL && !well_known)
-		tp_session_add(e->session, &m, &dns, tp_edge_now_us());
-	/* The unique dataset (SPEC §6): first sightings become events. */
-	if (!well_known && e->events != NULL)
-		tp_events_offer(e->events, &dns, ts_us);
+	if (!well_known && (e->session != NULL || e->events != NULL)) {
+		if (w->defer != NULL)
+			w->defer(w->defer_arg, ts_us);
+		else
+			finish(w->e, &m, &dns, ts_us);
+	}
 
 	/* Anomalies describe accepted frames only. */
 	if (time_from_other)
