@@ -11,10 +11,10 @@
 #     (bench/load_core.py; LOAD_EDGES, LOAD_RATE, LOAD_SECONDS, LOAD_SIZE);
 #  5. the performance issue's suite on a generated capture (tapir gen, made
 #     once and kept in BUILD/bench-data/ under a name that holds every
-#     argument): batch edge against dnstap-ldns -q and cat on the same file,
-#     median of 3, with the edge's peak RSS; per-stage microbenchmarks
-#     (bench_stages, bench_cryptopan); live unix-socket input at increasing
-#     replay rates. GEN_MESSAGES (default 10000000), GEN_LIST (1000000),
+#     argument): batch edge with 1 and 2 worker threads against dnstap-ldns
+#     -q and cat on the same file, median of 3, with the edge's peak RSS;
+#     per-stage microbenchmarks (bench_stages, bench_cryptopan); live
+#     unix-socket input at increasing replay rates. GEN_MESSAGES (default 10000000), GEN_LIST (1000000),
 #     GEN_CLIENTS (100000), GEN_MINUTES (10), GEN_UNKNOWN (0.2), GEN_SEED (1),
 #     STAGE_FRAMES (1000000), LIVE_RATES ("250000 500000 1000000 2000000"),
 #     LIVE_SECONDS (20; the issue asks 60), LIVE_CHUNK (1000000 messages,
@@ -128,8 +128,9 @@ import json, os, shutil, statistics, subprocess, sys, tempfile, time
 tapir, path, wkd = sys.argv[1:4]
 tmp = tempfile.mkdtemp()
 data = os.path.join(tmp, 'data')
-edge = [tapir, 'edge', '--input-file', path]
-edge_list = edge + ['--well-known-domains-file', wkd, '--data-dir', data]
+def edge(threads, with_list):
+    cmd = [tapir, 'edge', '--input-file', path, '--threads', str(threads)]
+    return cmd + (['--well-known-domains-file', wkd, '--data-dir', data] if with_list else [])
 def once(cmd):
     shutil.rmtree(data, ignore_errors=True)
     t = time.perf_counter()
@@ -139,32 +140,38 @@ def timed(cmd):
     return statistics.median(once(cmd) for _ in range(3))
 # Peak RSS of one run with the list, alone in a fresh process: ru_maxrss of
 # RUSAGE_CHILDREN is the largest of all children waited for so far.
-shutil.rmtree(data, ignore_errors=True)
-rss_kib = int(subprocess.run([sys.executable, '-c',
-    'import resource, subprocess, sys\n'
-    'subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)\n'
-    'print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)'] + edge_list,
-    stdout=subprocess.PIPE, check=True, text=True).stdout)
+def peak_rss_mib(cmd):
+    shutil.rmtree(data, ignore_errors=True)
+    return int(subprocess.run([sys.executable, '-c',
+        'import resource, subprocess, sys\n'
+        'subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)\n'
+        'print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)'] + cmd,
+        stdout=subprocess.PIPE, check=True, text=True).stdout) / 1024
+rss = {t: peak_rss_mib(edge(t, True)) for t in (1, 2)}
 out = os.path.join(tmp, 's.json')
-subprocess.run(edge_list + ['--summary-json', out], stderr=subprocess.DEVNULL, check=True)
+shutil.rmtree(data, ignore_errors=True)
+subprocess.run(edge(1, True) + ['--summary-json', out], stderr=subprocess.DEVNULL, check=True)
 s = json.load(open(out))
 frames, processed = s['frames'], s['processed']
-t_edge = timed(edge)
-t_list = timed(edge_list)
+t = {(n, lst): timed(edge(n, lst)) for lst in (False, True) for n in (1, 2)}
 t_ldns = timed(['dnstap-ldns', '-q', '-r', path])
 t_cat = timed(['cat', path])
 shutil.rmtree(tmp)
 size = os.path.getsize(path)
 print(f'file {path} {size} bytes {frames} frames ({processed} processed)')
-print(f'edge_count_only {t_edge:.3f} s {frames/t_edge:,.0f} msgs/s')
-print(f'edge_list_histograms {t_list:.3f} s {frames/t_list:,.0f} msgs/s (1 list load and the Parquet writes included)')
+for lst, what in ((False, 'count_only'), (True, 'list_histograms_seen_store')):
+    for n in (1, 2):
+        print(f'edge_{what}_threads{n} {t[n, lst]:.3f} s {frames/t[n, lst]:,.0f} msgs/s')
 print(f'dnstap_ldns_q {t_ldns:.3f} s {frames/t_ldns:,.0f} msgs/s')
 print(f'cat {t_cat:.3f} s {size/t_cat/1e9:.2f} GB/s')
-print(f'ratio_edge_vs_dnstap_ldns {t_ldns/t_edge:.1f} x (list and histograms on: {t_ldns/t_list:.1f} x)')
-print(f'ratio_edge_time_vs_cat {t_edge/t_cat:.1f} x (list and histograms on: {t_list/t_cat:.1f} x)')
-print(f'edge_peak_rss_list_histograms {rss_kib/1024:.1f} MiB')
+for n in (1, 2):
+    print(f'threads{n}: ratio_edge_vs_dnstap_ldns {t_ldns/t[n, False]:.1f} x (list on: {t_ldns/t[n, True]:.1f} x); '
+          f'ratio_edge_time_vs_cat {t[n, False]/t_cat:.1f} x (list on: {t[n, True]/t_cat:.1f} x)')
+print(f'scaling_2_vs_1_threads count_only {t[1, False]/t[2, False]:.2f} x, '
+      f'list_histograms_seen_store {t[1, True]/t[2, True]:.2f} x')
+for n in (1, 2):
+    print(f'edge_peak_rss_list_histograms_threads{n} {rss[n]:.1f} MiB')
 PY
-	echo "threads: not implemented yet"
 fi
 
 if want stages; then
