@@ -299,8 +299,7 @@ struct tp_seen *tp_events_store(struct tp_events *ev)
 void tp_events_offer(struct tp_events *ev, const struct tp_dns_msg *dns, int64_t time_us)
 {
 	struct candidate c;
-	c.name = dns->qname;
-	tp_dns_name_fold(&c.name);
+	tp_dns_name_fold_copy(&c.name, &dns->qname);
 	unsigned runs = 0;
 	if (tp_newqname_reduce(&c.name, &c.name, &runs) < 0)
 		return; /* the parser produced it: cannot happen */

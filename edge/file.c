@@ -8,9 +8,8 @@
  * the run, with one line naming the file and the offset.
  *
  * The input thread reads frames into batches, numbered in input order, and
- * hands them to the workers (with one worker it runs each batch itself).
- * Workers decode, classify and count into their own counters and histogram
- * shards. The input thread then retires the batches strictly in order:
+ * hands them to the workers. Workers decode, classify and count into their
+ * own counters and histogram shards. The input thread then retires the batches strictly in order:
  * what must follow input order (session rows, first sightings) is done
  * there, and the histogram minutes that no later frame can reach are
  * written. The output is the same for any number of workers because the
@@ -18,6 +17,12 @@
  * fixed per batch: batch k starts from the newest message time of batches
  * 0..k-RING (known before k is handed out, whatever the thread count) and
  * follows its own frames from there. At most RING batches are in flight.
+ *
+ * With one worker there is nobody to hand a batch to: the input thread runs
+ * each frame as it is read, straight from the reader's buffer (no copy),
+ * and finishes what workers would defer at once, which is input order
+ * too. The batches remain as bookkeeping, cut by the same rule, so the
+ * watermark and thus the output are the same as with workers.
  */
 #include "edge/edge.h"
 
@@ -73,6 +78,7 @@ struct worker {
 
 struct pool {
 	struct tp_edge *e;
+	bool inline_run;        /* one worker: frames run as they are read */
 	struct batch ring[RING];
 	struct worker *workers; /* owned, n_workers */
 	unsigned n_workers;
@@ -159,18 +165,18 @@ static void retire_next(struct pool *p)
 	}
 }
 
-/* Hand batch b out (or run it here with one worker). */
+/* The slot still holds batch index-RING, retired: its running newest time
+ * is this batch's base. */
+static int64_t base_of(const struct batch *b)
+{
+	return b->index >= RING ? b->newest : INT64_MIN;
+}
+
+/* Hand batch b out to the workers. */
 static void dispatch(struct pool *p, struct batch *b)
 {
-	/* The slot still holds batch index-RING, retired: its running newest
-	 * time is this batch's base. */
-	b->base = b->index >= RING ? b->newest : INT64_MIN;
+	b->base = base_of(b);
 	b->done = false;
-	if (p->n_workers == 1) {
-		run_batch(&p->workers[0].w, b);
-		b->done = true;
-		return;
-	}
 	pthread_mutex_lock(&p->lock);
 	p->queue[(p->q_head + p->q_len) % RING] = b->index;
 	p->q_len++;
@@ -244,7 +250,8 @@ static int pool_start(struct pool *p, struct tp_edge *e)
 		p->n_workers = 0;
 		return -ENOMEM;
 	}
-	for (unsigned i = 0; i < RING; i++) {
+	p->inline_run = p->n_workers == 1;
+	for (unsigned i = 0; i < RING && !p->inline_run; i++) {
 		p->ring[i].buf = malloc(BATCH_BYTES);
 		if (p->ring[i].buf == NULL)
 			return -ENOMEM;
@@ -263,7 +270,7 @@ static int pool_start(struct pool *p, struct tp_edge *e)
 				return rc;
 		}
 	}
-	if (p->n_workers == 1)
+	if (p->inline_run)
 		return 0;
 	/* Workers must not take the signals meant for the input loop. */
 	sigset_t all, saved;
@@ -278,26 +285,62 @@ static int pool_start(struct pool *p, struct tp_edge *e)
 	return rc;
 }
 
-/* Copy a frame into batch b. Returns false if b has no room for it (b
- * holds at least one frame then); a frame larger than an empty batch's
- * buffer grows the buffer. */
-static bool batch_add(struct batch *b, const uint8_t *frame, size_t len)
+/* Where batches end: after BATCH_FRAMES frames, or before a frame that
+ * would take the batch past BATCH_BYTES (a larger frame is a batch alone).
+ * Part of the output's definition, like RING: it depends on the input
+ * only. */
+static bool batch_fits(const struct batch *b, size_t len)
 {
-	if (b->n == BATCH_FRAMES || (b->n > 0 && b->cap - b->used < len))
-		return false;
-	if (b->cap < len) {
-		uint8_t *buf = realloc(b->buf, len);
-		if (buf == NULL)
-			return false;
-		b->buf = buf;
-		b->cap = len;
+	return b->n < BATCH_FRAMES && (b->n == 0 || b->used + len <= BATCH_BYTES);
+}
+
+/* Put a frame into batch b (batch_fits said yes): run it at once with one
+ * worker, else copy it, growing the buffer for a frame larger than an
+ * empty batch's. Returns false only when out of memory. */
+static bool batch_put(struct pool *p, struct batch *b, const uint8_t *frame, size_t len)
+{
+	if (p->inline_run) {
+		struct tp_edge_worker *w = &p->workers[0].w;
+		if (b->n == 0) {
+			b->base = base_of(b);
+			b->done = false;
+			b->n_deferred = 0;
+			if (w->shard != NULL)
+				tp_hist_shard_begin(w->shard, b->base);
+		}
+		w->seq = b->index * BATCH_FRAMES + b->n;
+		tp_edge_process(w, frame, len);
+	} else {
+		if (b->cap < len) {
+			uint8_t *buf = realloc(b->buf, len);
+			if (buf == NULL)
+				return false;
+			b->buf = buf;
+			b->cap = len;
+		}
+		memcpy(b->buf + b->used, frame, len);
+		b->off[b->n] = (uint32_t)b->used;
+		b->len[b->n] = (uint32_t)len;
 	}
-	memcpy(b->buf + b->used, frame, len);
-	b->off[b->n] = (uint32_t)b->used;
-	b->len[b->n] = (uint32_t)len;
 	b->used += len;
 	b->n++;
 	return true;
+}
+
+/* Batch b has all its frames (at least one). */
+static void batch_close(struct pool *p, struct batch *b)
+{
+	if (!p->inline_run) {
+		dispatch(p, b);
+	} else {
+		struct tp_edge_worker *w = &p->workers[0].w;
+		if (w->shard != NULL)
+			tp_hist_shard_end(w->shard, &b->hist);
+		else
+			b->hist = (struct tp_hist_batch){ false, 0, INT64_MIN };
+		b->done = true;
+	}
+	p->next++;
 }
 
 static void show_progress(uint64_t frames, const struct tp_dt_reader *r, struct timespec *last)
@@ -375,7 +418,10 @@ static int read_frames(struct pool *p, struct tp_dt_reader *r, const char *path)
 		}
 		if (report_signal) {
 			report_signal = 0;
-			drain(p);
+			/* Run inline, every frame read is counted already, and
+			 * the open batch must stay open (it fixes the output). */
+			if (!p->inline_run)
+				drain(p);
 			collect_stats(p);
 			tp_edge_report(e);
 		}
@@ -384,20 +430,19 @@ static int read_frames(struct pool *p, struct tp_dt_reader *r, const char *path)
 			continue; /* the flags above decide */
 		if (rc == 1) {
 			frames++;
-			if (batch_add(b, frame, len))
-				continue;
-			dispatch(p, b);
-			p->next++;
-			if (progress)
-				show_progress(frames, r, &last);
-			struct timespec now;
-			clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
-			if (now.tv_sec != last_poll.tv_sec) {
-				last_poll = now;
-				tp_edge_poll(e, false);
+			if (!batch_fits(b, len)) {
+				batch_close(p, b);
+				if (progress)
+					show_progress(frames, r, &last);
+				struct timespec now;
+				clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+				if (now.tv_sec != last_poll.tv_sec) {
+					last_poll = now;
+					tp_edge_poll(e, false);
+				}
+				b = next_slot(p);
 			}
-			b = next_slot(p);
-			if (!batch_add(b, frame, len)) {
+			if (!batch_put(p, b, frame, len)) {
 				tp_log_err(edge, "out of memory for a frame of %zu octets", len);
 				rc = -ENOMEM;
 				break;
@@ -429,10 +474,8 @@ static int read_frames(struct pool *p, struct tp_dt_reader *r, const char *path)
 		break;
 	}
 	/* What was read is counted, whatever ended the loop. */
-	if (b->n > 0) {
-		dispatch(p, b);
-		p->next++;
-	}
+	if (b->n > 0)
+		batch_close(p, b);
 	if (progress && last.tv_sec != 0)
 		fputc('\n', stderr);
 	return rc;

@@ -230,8 +230,8 @@ void tp_edge_process(struct tp_edge_worker *w, const uint8_t *frame, size_t len)
 		return;
 	}
 
-	struct tp_dns_name folded = dns.qname;
-	tp_dns_name_fold(&folded);
+	struct tp_dns_name folded;
+	tp_dns_name_fold_copy(&folded, &dns.qname);
 	struct tp_wkd_match ignored;
 	if (e->ignored_qnames != NULL && tp_wkd_lookup(e->ignored_qnames, &folded, &ignored)) {
 		drop(w, TP_DROP_ignored_qname);

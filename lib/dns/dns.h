@@ -71,6 +71,10 @@ int tp_dns_parse(const uint8_t *wire, size_t len, struct tp_dns_msg *out) TP_WUR
 /* Fold ASCII A-Z to a-z in place; every other octet is left alone. */
 void tp_dns_name_fold(struct tp_dns_name *name);
 
+/* *dst = src folded, copying only the octets in use (a struct copy moves
+ * all 255). dst must not overlap src. */
+void tp_dns_name_fold_copy(struct tp_dns_name *dst, const struct tp_dns_name *src);
+
 /* Render the RFC 1035 presentation form with a trailing dot ("." for root).
  * Inside a label, '.' '\\' '"' '(' ')' ';' '@' '$' are escaped with a
  * backslash; octets below 0x21 or above 0x7e become \DDD (three decimal

@@ -110,6 +110,11 @@ class Mosquitto:
             # QoS 1 messages across restart().
             'persistence true',
             f'persistence_location {workdir}/',
+            # The default drops QoS 1 messages beyond 1,000 queued for a
+            # subscriber; an edge catching up delivers thousands at once,
+            # and a test must see every one (or know our edge lost it).
+            # A bound, not 0 ("none"), which some 2.0.x releases mishandle.
+            'max_queued_messages 1000000',
             f'log_dest file {self.log}',
             'log_type all',
             # As root, mosquitto would switch to user "mosquitto", which

@@ -750,6 +750,48 @@ static void test_name_fold_only_ascii_letters(void **state)
 	tp_dns_name_fold(NULL); /* tolerated */
 }
 
+/* The eight-at-a-time fold against the one-octet rule, on every octet
+ * value at every offset of a chunk and on random names of every length;
+ * fold_copy writes nothing past len. */
+static void test_fold_copy_matches_octet_rule(void **state)
+{
+	(void)state;
+	for (unsigned v = 0; v < 256; v++) {
+		struct tp_dns_name src = { .len = 17, .n_labels = 3 }, dst, in_place;
+		memset(src.wire, (int)v, 17);
+		memset(dst.wire, 0xAA, sizeof(dst.wire));
+		tp_dns_name_fold_copy(&dst, &src);
+		in_place = src;
+		tp_dns_name_fold(&in_place);
+		for (unsigned i = 0; i < 17; i++) {
+			uint8_t want = tp_ascii_tolower((uint8_t)v);
+			if (dst.wire[i] != want || in_place.wire[i] != want)
+				fail_msg("0x%02x at %u: copy 0x%02x, in place 0x%02x", v, i,
+					 dst.wire[i], in_place.wire[i]);
+		}
+		assert_int_equal(dst.wire[17], 0xAA);
+		assert_int_equal(dst.len, 17);
+		assert_int_equal(dst.n_labels, 3);
+	}
+	uint64_t x = UINT64_C(0x9E3779B97F4A7C15);
+	for (unsigned round = 0; round < 4000; round++) {
+		struct tp_dns_name src = { 0 }, dst;
+		src.len = (uint16_t)(1u + round % TP_DNS_NAME_MAX);
+		for (unsigned i = 0; i < src.len; i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			src.wire[i] = (uint8_t)x;
+		}
+		memset(dst.wire, 0x5A, sizeof(dst.wire));
+		tp_dns_name_fold_copy(&dst, &src);
+		for (unsigned i = 0; i < TP_DNS_NAME_MAX; i++) {
+			uint8_t want = i < src.len ? tp_ascii_tolower(src.wire[i]) : 0x5A;
+			if (dst.wire[i] != want)
+				fail_msg("length %u, octet %u: 0x%02x, want 0x%02x", src.len, i,
+					 dst.wire[i], want);
+		}
+	}
+}
+
 struct labels_case {
 	const char *what;
 	const char *dotted; /* simple ASCII labels, built into wire form */
@@ -995,6 +1037,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_table),
+		cmocka_unit_test(test_fold_copy_matches_octet_rule),
 		cmocka_unit_test(test_parse_full_response),
 		cmocka_unit_test(test_parse_truncated_prefixes_fail),
 		cmocka_unit_test(test_parse_mutations_never_crash),
