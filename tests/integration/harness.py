@@ -7,6 +7,7 @@ A script that lacks what it needs exits 77 (meson's "skipped") with a reason.
 """
 import json
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -36,6 +37,24 @@ MESSAGE_TYPES = {
 def skip(reason):
     print('SKIP: ' + reason)
     sys.exit(77)
+
+
+# The npm test oracles (DuckDB, hyparquet) behind tests/node/query.mjs.
+NODE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'node')
+
+
+def require_node_oracles():
+    if not shutil.which('node') or not os.path.isdir(os.path.join(NODE_DIR, 'node_modules', '@duckdb')):
+        skip('node and tests/node/node_modules are needed (scripts/install-deps.sh installs them)')
+
+
+def node_query(*args, timeout=300):
+    """tests/node/query.mjs ARGS (e.g. 'duckdb', SQL): its JSON output."""
+    p = subprocess.run(['node', os.path.join(NODE_DIR, 'query.mjs'), *args],
+                       capture_output=True, text=True, timeout=timeout)
+    if p.returncode != 0:
+        raise AssertionError(f'node {args[0]} failed: {p.stderr}')
+    return json.loads(p.stdout)
 
 
 def require_shared():

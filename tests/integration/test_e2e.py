@@ -16,7 +16,6 @@ server's files and compared byte for byte with the edge's files.
 """
 import glob
 import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -30,8 +29,6 @@ import core_harness  # noqa: E402
 import unbound_harness as ub  # noqa: E402
 from unbound_harness import Query, QTYPE  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-NODE_DIR = os.path.join(ROOT, 'tests', 'node')
 KID = 'edge-e2e.example'
 COUNTS = ('a_count', 'aaaa_count', 'mx_count', 'ns_count', 'other_type_count', 'non_in_count')
 
@@ -39,11 +36,7 @@ LIST = 'google.com.\n.youtube.com.\nyoutube.com.\nwikipedia.org.\n.wikipedia.org
 
 
 def duckdb(sql):
-    out = subprocess.run(['node', os.path.join(NODE_DIR, 'query.mjs'), 'duckdb', sql],
-                         capture_output=True, text=True, timeout=120)
-    if out.returncode != 0:
-        raise AssertionError(f'duckdb failed: {out.stderr}')
-    return json.loads(out.stdout)
+    return harness.node_query('duckdb', sql, timeout=120)
 
 
 def queries():

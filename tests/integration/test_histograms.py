@@ -19,9 +19,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 
 harness.require_shared()
-NODE_DIR = os.path.join(os.path.dirname(__file__), '..', 'node')
-if not shutil.which('node') or not os.path.isdir(os.path.join(NODE_DIR, 'node_modules', '@duckdb')):
-    harness.skip('node and tests/node/node_modules are needed (scripts/install-deps.sh installs them)')
+harness.require_node_oracles()
 
 CAPTURE = os.path.join(harness.DATA, 'unbound-medium.dnstap')
 LIST = os.path.join(harness.DATA, 'well-known-domains.txt')
@@ -37,16 +35,8 @@ SCHEMA = ([('start_time', 'TIMESTAMP WITH TIME ZONE')] +
            ('v4client_count_hll', 'BLOB'), ('v6client_count_hll', 'BLOB')])
 
 
-def node(*args):
-    p = subprocess.run(['node', os.path.join(NODE_DIR, 'query.mjs'), *args],
-                       capture_output=True, text=True, timeout=300)
-    if p.returncode != 0:
-        raise AssertionError(f'node {args[0]} failed: {p.stderr}')
-    return json.loads(p.stdout)
-
-
 def duckdb(sql):
-    return node('duckdb', "SET TimeZone='UTC'; " + sql)
+    return harness.node_query('duckdb', "SET TimeZone='UTC'; " + sql)
 
 
 def name_of(row):
@@ -147,7 +137,7 @@ class HistogramTest(unittest.TestCase):
 
     def test_hyparquet_reads_every_file_like_duckdb(self):
         for f in self.files:
-            rows = node('hyparquet', f)
+            rows = harness.node_query('hyparquet', f)
             dd = duckdb(f"SELECT count(*)::BIGINT AS n, sum(a_count)::BIGINT AS a, "
                         f"sum(v4client_count)::BIGINT AS v4, count(v4client_count_hll)::BIGINT AS h "
                         f"FROM read_parquet('{f}')")[0]

@@ -22,9 +22,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 
 harness.require_shared()
-NODE_DIR = os.path.join(os.path.dirname(__file__), '..', 'node')
-if not shutil.which('node') or not os.path.isdir(os.path.join(NODE_DIR, 'node_modules', '@duckdb')):
-    harness.skip('node and tests/node/node_modules are needed (scripts/install-deps.sh installs them)')
+harness.require_node_oracles()
 
 LIST = os.path.join(harness.DATA, 'well-known-domains.txt')
 THREADS = (1, 2, 3)
@@ -35,11 +33,7 @@ NOISY = {('events', 'offered'), ('events', 'repeats')}
 
 
 def duckdb(sql):
-    p = subprocess.run(['node', os.path.join(NODE_DIR, 'query.mjs'), 'duckdb', sql],
-                       capture_output=True, text=True, timeout=300)
-    if p.returncode != 0:
-        raise AssertionError(f'duckdb failed: {p.stderr}')
-    return json.loads(p.stdout)
+    return harness.node_query('duckdb', sql)
 
 
 def without_noise(summary):
