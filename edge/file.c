@@ -145,7 +145,7 @@ static void retire_next(struct pool *p)
 {
 	struct tp_edge *e = p->e;
 	struct batch *b = &p->ring[p->retired % RING];
-	if (p->n_workers > 1) {
+	if (!p->inline_run) {
 		pthread_mutex_lock(&p->lock);
 		while (!b->done)
 			pthread_cond_wait(&p->done, &p->lock);
@@ -191,7 +191,8 @@ static void drain(struct pool *p)
 		retire_next(p);
 }
 
-/* The workers' counters into the edge's (all batches retired). */
+/* The workers' counters into the edge's; no worker may be running (all
+ * batches retired, or frames run inline). */
 static void collect_stats(struct pool *p)
 {
 	struct tp_edge_stats *to = &p->e->stats;
