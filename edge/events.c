@@ -104,14 +104,25 @@ static int sign_event(struct tp_events *ev, const struct candidate *c, char **ou
 	return tp_jws_sign(ev->cfg.key, (const uint8_t *)json, (size_t)n, out, out_len);
 }
 
-/* The store's key order (LMDB's default: octets, then the shorter first);
- * the names are folded already. */
+/* The store's key order (LMDB's default: octets, then the shorter first;
+ * the names are folded already). A name offered twice in one batch keeps
+ * its earliest sighting first, which is the one that gets the event. */
 static int by_name(const void *a, const void *b)
 {
-	const struct tp_dns_name *x = &((const struct candidate *)a)->name;
-	const struct tp_dns_name *y = &((const struct candidate *)b)->name;
+	const struct candidate *p = a, *q = b;
+	const struct tp_dns_name *x = &p->name, *y = &q->name;
 	int c = memcmp(x->wire, y->wire, x->len < y->len ? x->len : y->len);
-	return c != 0 ? c : (int)x->len - (int)y->len;
+	if (c != 0)
+		return c;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	if (p->time_us != q->time_us)
+		return p->time_us < q->time_us ? -1 : 1;
+	if (p->qtype != q->qtype)
+		return p->qtype < q->qtype ? -1 : 1;
+	if (p->qclass != q->qclass)
+		return p->qclass < q->qclass ? -1 : 1;
+	return (p->flags > q->flags) - (p->flags < q->flags);
 }
 
 static void process_batch(struct tp_events *ev, size_t n)
