@@ -97,23 +97,40 @@ static void defer_frame(void *arg, int64_t ts_us)
 	b->deferred[b->n_deferred++] = (struct deferred){ b->current, ts_us };
 }
 
-static void run_batch(struct tp_edge_worker *w, struct batch *b)
+/* Worker w starts running batch b (its shard takes b's watermark) ... */
+static void run_begin(struct tp_edge_worker *w, struct batch *b)
 {
-	uint64_t first_seq = b->index * BATCH_FRAMES;
 	b->n_deferred = 0;
-	w->defer = defer_frame;
-	w->defer_arg = b;
 	if (w->shard != NULL)
 		tp_hist_shard_begin(w->shard, b->base);
-	for (uint32_t i = 0; i < b->n; i++) {
-		b->current = i;
-		w->seq = first_seq + i;
-		tp_edge_process(w, b->buf + b->off[i], b->len[i]);
-	}
+}
+
+/* ... runs frame i of it (the bytes may be elsewhere than b->buf) ... */
+static void run_frame(struct tp_edge_worker *w, struct batch *b, uint32_t i,
+		      const uint8_t *frame, size_t len)
+{
+	b->current = i;
+	w->seq = b->index * BATCH_FRAMES + i;
+	tp_edge_process(w, frame, len);
+}
+
+/* ... and ends it: what its shard saw goes to b->hist. */
+static void run_end(struct tp_edge_worker *w, struct batch *b)
+{
 	if (w->shard != NULL)
 		tp_hist_shard_end(w->shard, &b->hist);
 	else
 		b->hist = (struct tp_hist_batch){ false, 0, INT64_MIN };
+}
+
+static void run_batch(struct tp_edge_worker *w, struct batch *b)
+{
+	w->defer = defer_frame;
+	w->defer_arg = b;
+	run_begin(w, b);
+	for (uint32_t i = 0; i < b->n; i++)
+		run_frame(w, b, i, b->buf + b->off[i], b->len[i]);
+	run_end(w, b);
 }
 
 static void *worker_main(void *arg)
@@ -305,12 +322,9 @@ static bool batch_put(struct pool *p, struct batch *b, const uint8_t *frame, siz
 		if (b->n == 0) {
 			b->base = base_of(b);
 			b->done = false;
-			b->n_deferred = 0;
-			if (w->shard != NULL)
-				tp_hist_shard_begin(w->shard, b->base);
+			run_begin(w, b);
 		}
-		w->seq = b->index * BATCH_FRAMES + b->n;
-		tp_edge_process(w, frame, len);
+		run_frame(w, b, b->n, frame, len);
 	} else {
 		if (b->cap < len) {
 			uint8_t *buf = realloc(b->buf, len);
@@ -334,11 +348,7 @@ static void batch_close(struct pool *p, struct batch *b)
 	if (!p->inline_run) {
 		dispatch(p, b);
 	} else {
-		struct tp_edge_worker *w = &p->workers[0].w;
-		if (w->shard != NULL)
-			tp_hist_shard_end(w->shard, &b->hist);
-		else
-			b->hist = (struct tp_hist_batch){ false, 0, INT64_MIN };
+		run_end(&p->workers[0].w, b);
 		b->done = true;
 	}
 	p->next++;
