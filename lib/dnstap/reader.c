@@ -19,8 +19,9 @@
 #include "util/limits.h"
 
 /* One read() at most: small enough that the kernel's copy and the frames
- * read from it stay in the L2 cache (reading 4 MiB blocks made the copy
- * half of the edge's time), large enough that system calls cost nothing.
+ * read from it stay in the L2 cache (with 4 MiB blocks the copy was 8.7% of
+ * the counters-only profile, with these 6.5%), large enough that system
+ * calls cost nothing.
  * The buffer also holds a whole frame of max_frame octets; its pages are
  * only touched as far as the data goes, so a tiny input costs little. */
 #define READ_BLOCK (256u * 1024u)
